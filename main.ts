@@ -1,0 +1,60 @@
+/**
+ * edgecore-meta: KubeEdge's edge MetaManager as one binary.
+ *
+ * @module
+ */
+
+import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { replayCommand } from "./commands/replay.ts";
+import { CommandError } from "./src/errors.ts";
+import { DatabaseError } from "./src/store/db.ts";
+import denoJson from "./deno.json" with { type: "json" };
+
+/** The command tree. */
+export function buildProgram(): Command {
+  const program = new Command("edgecore-meta")
+    .description("KubeEdge edge MetaManager (meta and meta_v2 store) reimplemented in TypeScript")
+    .version(denoJson.version, "-V, --version")
+    .option("-c, --config <file>", "edgecore.yaml to read (KubeEdge keys plus our own)")
+    .option("--db <path>", "SQLite database file (overrides database.dataSource)")
+    .addOption(
+      new Option("--log-level <level>", "log level")
+        .choices(["debug", "info", "warn", "error", "silent"]),
+    )
+    .showHelpAfterError()
+    .exitOverride();
+  program.addCommand(replayCommand());
+  for (const c of program.commands) c.exitOverride();
+  return program;
+}
+
+/** Runs the CLI and returns the exit code. */
+export async function main(args: string[]): Promise<number> {
+  const program = buildProgram();
+  const debug = args.includes("debug");
+  try {
+    await program.parseAsync(args, { from: "user" });
+    return 0;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      if (e.code === "commander.helpDisplayed" || e.code === "commander.version") return 0;
+      if (e.code === "commander.help") return 0;
+      return 2;
+    }
+    if (e instanceof CommandError) {
+      console.error(`edgecore-meta: ${e.message}`);
+      return e.exitCode;
+    }
+    if (e instanceof DatabaseError) {
+      console.error(`edgecore-meta: ${e.message}`);
+      return 1;
+    }
+    console.error(`edgecore-meta: ${(e as Error).message ?? String(e)}`);
+    if (debug) console.error((e as Error).stack);
+    return 1;
+  }
+}
+
+if (import.meta.main) {
+  Deno.exit(await main(Deno.args));
+}

@@ -1,0 +1,60 @@
+/**
+ * Every upstream (KubeEdge v1.10, commit 9a7e140) behaviour that this reimplementation
+ * changes in `fixed` mode, as one named switch each. `strict` keeps them all; `fixed`
+ * turns them all off. docs/compatibility.md lists them with the reasons.
+ *
+ * @module
+ */
+
+/** The two compatibility modes. */
+export type CompatMode = "strict" | "fixed";
+
+/** The upstream quirks, each on (`true`) in strict mode. */
+export interface Quirks {
+  /**
+   * insert (and action, action_result) use a plain INSERT whose UNIQUE violation is
+   * ignored, so an insert of an existing key keeps the stale value (KubeEdge issue 3620).
+   */
+  insertKeepsStaleRow: boolean;
+  /**
+   * Error replies carry the request's *parent* id (beehive NewErrorMessage at 9a7e140),
+   * so a sender waiting on its request id never receives them.
+   */
+  errorParentIsRequestParent: boolean;
+  /**
+   * A list item that is not an object, or has neither apiVersion nor kind, crashes the
+   * whole process inside Inject; replay records it as a `panic` event and keeps what was
+   * written before the crash.
+   */
+  crashOnMalformedListItem: boolean;
+  /**
+   * meta_v2 (Inject) and meta are written by separate autocommit statements: a failed
+   * meta write leaves the meta_v2 change in place.
+   */
+  nonAtomicWrites: boolean;
+}
+
+const STRICT: Quirks = {
+  insertKeepsStaleRow: true,
+  errorParentIsRequestParent: true,
+  crashOnMalformedListItem: true,
+  nonAtomicWrites: true,
+};
+
+const FIXED: Quirks = {
+  insertKeepsStaleRow: false,
+  errorParentIsRequestParent: false,
+  crashOnMalformedListItem: false,
+  nonAtomicWrites: false,
+};
+
+/** The quirk switches of a mode. */
+export function quirksFor(mode: CompatMode): Quirks {
+  return mode === "strict" ? STRICT : FIXED;
+}
+
+/** Parses a mode name. @throws {Error} naming the bad value */
+export function parseCompatMode(value: string): CompatMode {
+  if (value === "strict" || value === "fixed") return value;
+  throw new Error(`Invalid compatibility mode ${JSON.stringify(value)}: expected strict or fixed`);
+}

@@ -1,0 +1,84 @@
+/**
+ * What process() asks of the outside world (the {@link Bus}), and the {@link Outbox}
+ * that holds outbound messages until the writes they report are committed.
+ *
+ * @module
+ */
+
+import type { Message } from "../beehive/message.ts";
+import type { StoreChange } from "./inject.ts";
+
+/** The beehive primitives the MetaManager uses (spec/message.md §4). */
+export interface Bus {
+  /** Send: asynchronous, point to point. */
+  send(module: string, msg: Message): void;
+  /** SendToGroup: to every member of `group`. */
+  sendToGroup(group: string, msg: Message): void;
+  /** SendResp: to whoever waits on `msg.header.parentMsgId` (dropped if nobody). */
+  sendResp(msg: Message): void;
+  /**
+   * SendSync: sends `msg` with `sync` set and waits for the reply.
+   * @throws {Error} `timeout to get response` (or the bus's error) when none comes
+   */
+  sendSync(module: string, msg: Message, timeoutMs: number): Promise<Message>;
+}
+
+/** An outbound message waiting in the outbox. */
+export type Delivery =
+  | { via: "send"; to: string; msg: Message }
+  | { via: "group"; group: string; msg: Message }
+  | { via: "resp"; msg: Message };
+
+/** Receives store changes after they are committed (MetaServer watches). */
+export type ChangeListener = (changes: StoreChange[]) => void;
+
+/**
+ * Outbound messages and store changes, held until {@link Outbox.flush}. A mark taken
+ * before a message lets a rolled-back message take back what it produced.
+ */
+export class Outbox {
+  #deliveries: Delivery[] = [];
+  #changes: StoreChange[] = [];
+
+  /** @param bus where flushed messages go; @param onChanges where flushed changes go */
+  constructor(private readonly bus: Bus, private readonly onChanges?: ChangeListener) {}
+
+  /** Queues a delivery. */
+  push(d: Delivery): void {
+    this.#deliveries.push(d);
+  }
+
+  /** Queues committed-to-be store changes. */
+  pushChanges(changes: StoreChange[]): void {
+    for (const c of changes) this.#changes.push(c);
+  }
+
+  /** A position to {@link truncate} back to. */
+  mark(): [number, number] {
+    return [this.#deliveries.length, this.#changes.length];
+  }
+
+  /** Drops everything queued since `mark`. */
+  truncate(mark: [number, number]): void {
+    this.#deliveries.length = mark[0];
+    this.#changes.length = mark[1];
+  }
+
+  /** Number of deliveries waiting. */
+  get size(): number {
+    return this.#deliveries.length;
+  }
+
+  /** Hands everything queued to the bus (in order), then the changes to the listener. */
+  flush(): void {
+    const deliveries = this.#deliveries, changes = this.#changes;
+    this.#deliveries = [];
+    this.#changes = [];
+    for (const d of deliveries) {
+      if (d.via === "send") this.bus.send(d.to, d.msg);
+      else if (d.via === "group") this.bus.sendToGroup(d.group, d.msg);
+      else this.bus.sendResp(d.msg);
+    }
+    if (changes.length > 0) this.onChanges?.(changes);
+  }
+}

@@ -1,0 +1,459 @@
+/**
+ * MetaManager message processing, one handler per operation, as KubeEdge v1.10 does it
+ * (spec/metamanager.md §4–6). Upstream quirks are switched by src/metamanager/compat.ts.
+ *
+ * @module
+ */
+
+import {
+  Content,
+  type Identity,
+  type Message,
+  newErrorMessage,
+  newMessage,
+  newRespByMessage,
+  systemIdentity,
+  withHeader,
+} from "../beehive/message.ts";
+import type { Store } from "../store/store.ts";
+import { type Logger, silentLogger } from "../logger.ts";
+import { type CompatMode, type Quirks, quirksFor } from "./compat.ts";
+import { inject, MalformedListItem } from "./inject.ts";
+import { type Bus, type ChangeListener, Outbox } from "./outbox.ts";
+import { alwaysRemote, parseResource, requireRemoteQuery } from "./resource.ts";
+import { podStatusSync } from "./pod_status_sync.ts";
+
+/** Module name of the MetaManager (v1.10 spelling). */
+export const META_MANAGER_MODULE = "metaManager";
+/** Group of the MetaManager. */
+export const META_GROUP = "meta";
+/** Module name of edged. */
+export const EDGED_MODULE = "edged";
+/** Module name of the (absent) function runtime. */
+export const EDGE_FUNCTION_MODULE = "edgefunction";
+
+/** Operations whose handler relays to edged synchronously (CSI, §4.10). */
+export const VOLUME_OPERATIONS: ReadonlySet<string> = new Set([
+  "createvolume",
+  "deletevolume",
+  "controllerpublishvolume",
+  "controllerunpublishvolume",
+]);
+
+/** SendSync's default when a timeout ≤ 0 is configured. */
+const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
+/** Timeout of the CSI relay to edged. */
+const VOLUME_TIMEOUT_MS = 60_000;
+
+/** Configuration of a {@link MetaManager}. */
+export interface MetaManagerOptions {
+  store: Store;
+  bus: Bus;
+  mode: CompatMode;
+  identity?: Identity;
+  logger?: Logger;
+  /** Group for "send to cloud" (default `hub`). */
+  contextSendGroup?: string;
+  /** Module for remote queries (default `websocket`). */
+  contextSendModule?: string;
+  /** Remote query timeout in seconds (default 60; ≤ 0 means 30). */
+  remoteQueryTimeout?: number;
+  /** Initial cloud connection state (upstream: false). */
+  connected?: boolean;
+  /**
+   * Runs a detached task (upstream `go ...`): replay awaits it before the next line,
+   * serve lets it run. Default: run and log failures.
+   */
+  spawn?: (task: Promise<void>) => void;
+  /** Called in strict mode where the real code would crash the process. */
+  onPanic?: (reason: string, msg: Message) => void;
+  /** Receives meta_v2 changes after commit. */
+  onChanges?: ChangeListener;
+}
+
+/**
+ * An error reply that must replace everything the failed message did (fixed mode rolls
+ * the message back; strict mode delivers the reply and keeps earlier writes).
+ */
+class ErrorReply extends Error {
+  constructor(readonly reply: Message, readonly toEdged: boolean, readonly sync: boolean) {
+    super(reply.content.json);
+  }
+}
+
+/** The MetaManager: `process()` and the state it keeps between messages. */
+export class MetaManager {
+  /** Cloud connection state (changed by `connect` messages). */
+  connected: boolean;
+  /** Outbound messages not yet handed to the bus. */
+  readonly outbox: Outbox;
+  readonly quirks: Quirks;
+  readonly #store: Store;
+  readonly #bus: Bus;
+  readonly #id: Identity;
+  readonly #log: Logger;
+  readonly #sendGroup: string;
+  readonly #sendModule: string;
+  readonly #remoteTimeoutMs: number;
+  readonly #spawn: (task: Promise<void>) => void;
+  readonly #onPanic?: (reason: string, msg: Message) => void;
+
+  constructor(options: MetaManagerOptions) {
+    this.#store = options.store;
+    this.#bus = options.bus;
+    this.quirks = quirksFor(options.mode);
+    this.#id = options.identity ?? systemIdentity;
+    this.#log = options.logger ?? silentLogger;
+    this.#sendGroup = options.contextSendGroup ?? "hub";
+    this.#sendModule = options.contextSendModule ?? "websocket";
+    const t = options.remoteQueryTimeout ?? 60;
+    this.#remoteTimeoutMs = t > 0 ? t * 1000 : DEFAULT_SYNC_TIMEOUT_MS;
+    this.connected = options.connected ?? false;
+    this.#spawn = options.spawn ?? ((task) => {
+      task.catch((e) => this.#log.error("detached task failed", { error: String(e) }));
+    });
+    this.#onPanic = options.onPanic;
+    this.outbox = new Outbox(this.#bus, options.onChanges);
+  }
+
+  /**
+   * Processes one message atomically: its writes commit or roll back together with what
+   * it sends (fixed mode), or as upstream (strict mode). Outbound messages are flushed
+   * at once unless a transaction is open, in which case the caller flushes after commit.
+   * Returns a promise only for operations that wait on a peer (CSI relays).
+   */
+  handle(msg: Message): void | Promise<void> {
+    if (VOLUME_OPERATIONS.has(msg.route.operation)) return this.processVolume(msg);
+    const mark = this.outbox.mark();
+    let panic: string | undefined;
+    try {
+      this.#store.transaction(() => {
+        try {
+          this.process(msg);
+        } catch (e) {
+          if (e instanceof MalformedListItem && this.quirks.crashOnMalformedListItem) {
+            panic = `Inject: ${e.message}`;
+            return; // the Go process dies here; what it wrote stays written
+          }
+          if (e instanceof ErrorReply && this.quirks.nonAtomicWrites) {
+            this.#deliverError(e); // strict: reply, keep earlier writes
+            return;
+          }
+          throw e;
+        }
+      });
+    } catch (e) {
+      this.outbox.truncate(mark);
+      if (e instanceof ErrorReply) {
+        this.#deliverError(e);
+      } else if (e instanceof MalformedListItem) {
+        this.#deliverError(this.#errorReply(msg, "Error to inject meta_v2 object", e));
+      } else if (this.quirks.nonAtomicWrites) {
+        panic = `unexpected error: ${(e as Error).message}`;
+      } else {
+        this.#log.error("message failed", { msg_id: msg.header.msgId, error: String(e) });
+        this.#deliverError(this.#errorReply(msg, "Error to process message", e));
+      }
+    }
+    if (panic !== undefined) {
+      this.#log.error("upstream would crash here", { msg_id: msg.header.msgId, reason: panic });
+      this.#onPanic?.(panic, msg);
+    }
+    if (!this.#store.db.inTransaction) this.outbox.flush();
+  }
+
+  /**
+   * KubeEdge's process(): dispatch on the operation. Synchronous; remote queries are
+   * spawned. Throws {@link ErrorReply} (fixed mode) or {@link MalformedListItem}.
+   */
+  process(msg: Message): void {
+    switch (msg.route.operation) {
+      case "insert":
+        return this.processInsert(msg);
+      case "update":
+        return this.processUpdate(msg);
+      case "delete":
+        return this.processDelete(msg);
+      case "query":
+        return this.processQuery(msg);
+      case "response":
+        return this.processResponse(msg);
+      case "connect":
+        return this.processNodeConnection(msg);
+      case "meta-internal-sync":
+        return this.processSync();
+      case "action":
+        return this.processFunctionAction(msg);
+      case "action_result":
+        return this.processFunctionActionResult(msg);
+      default:
+        this.#log.info(`metamanager not supported operation: ${msg.route.operation}`);
+    }
+  }
+
+  // ---- delivery helpers (§2.4–2.6) -------------------------------------------------
+
+  /** sendToEdged: SendResp when `sync`, else Send to edged. */
+  sendToEdged(msg: Message, sync: boolean): void {
+    if (sync) this.outbox.push({ via: "resp", msg });
+    else this.outbox.push({ via: "send", to: EDGED_MODULE, msg });
+  }
+
+  /** sendToCloud: SendToGroup(contextSendGroup). */
+  sendToCloud(msg: Message): void {
+    this.outbox.push({ via: "group", group: this.#sendGroup, msg });
+  }
+
+  #send(module: string, msg: Message): void {
+    this.outbox.push({ via: "send", to: module, msg });
+  }
+
+  #ok(req: Message): Message {
+    return newRespByMessage(req, Content.of("OK"), this.#id);
+  }
+
+  #errorReply(req: Message, prefix: string, err: unknown): ErrorReply {
+    const text = `${prefix}: ${err instanceof Error ? err.message : String(err)}`;
+    const parent = this.quirks.errorParentIsRequestParent
+      ? req.header.parentMsgId
+      : req.header.msgId;
+    const reply = newErrorMessage(req, text, parent, this.#id);
+    reply.route.source = META_MANAGER_MODULE;
+    reply.route.group = req.route.group;
+    return new ErrorReply(reply, req.route.source === EDGED_MODULE, req.header.sync);
+  }
+
+  #deliverError(e: ErrorReply): void {
+    if (e.toEdged) this.sendToEdged(e.reply, e.sync);
+    else this.sendToCloud(e.reply);
+  }
+
+  /** feedbackError: the error reply of §2.6 (raised; see {@link handle}). */
+  feedbackError(err: unknown, prefix: string, req: Message): never {
+    throw this.#errorReply(req, prefix, err);
+  }
+
+  #inject(msg: Message): void {
+    this.outbox.pushChanges(inject(msg, this.#store.metaV2));
+  }
+
+  // ---- operations (§4) -------------------------------------------------------------
+
+  /** insert (§4.1). */
+  processInsert(msg: Message): void {
+    const data = msg.content.data();
+    this.#inject(msg);
+    const { key, type } = parseResource(msg.route.resource);
+    try {
+      const row = { key, type, value: data };
+      if (this.quirks.insertKeepsStaleRow) this.#store.meta.saveMeta(row);
+      else this.#store.meta.insertOrUpdate(row);
+    } catch (e) {
+      this.feedbackError(e, "Error to save meta to DB", msg);
+    }
+    this.#send(EDGED_MODULE, msg);
+    this.sendToCloud(this.#ok(msg));
+  }
+
+  #resourceUnchanged(type: string, key: string, data: string): boolean {
+    if (type !== "podstatus") return false;
+    try {
+      const values = this.#store.meta.queryMeta("key", key);
+      return values.length > 0 && values[0] === data;
+    } catch {
+      return false;
+    }
+  }
+
+  /** update (§4.2). */
+  processUpdate(msg: Message): void {
+    const data = msg.content.data();
+    this.#inject(msg);
+    const { key, type } = parseResource(msg.route.resource);
+    if (this.#resourceUnchanged(type, key, data)) {
+      this.sendToEdged(this.#ok(msg), msg.header.sync);
+      return;
+    }
+    try {
+      this.#store.meta.insertOrUpdate({ key, type, value: data });
+    } catch (e) {
+      this.feedbackError(e, "Error to update meta to DB", msg);
+    }
+    switch (msg.route.source) {
+      case "edged":
+        this.sendToCloud(msg);
+        this.sendToEdged(this.#ok(msg), msg.header.sync);
+        break;
+      case "edgecontroller":
+      case "dynamiccontroller":
+        this.sendToEdged(msg, msg.header.sync);
+        this.sendToCloud(this.#ok(msg));
+        break;
+      case "funcmgr":
+        this.#send(EDGE_FUNCTION_MODULE, msg);
+        break;
+      case "edgefunction":
+        this.sendToCloud(msg);
+        break;
+      default:
+        this.#log.info("unsupported source", { source: msg.route.source });
+    }
+  }
+
+  /** response (§4.3). */
+  processResponse(msg: Message): void {
+    const data = msg.content.data();
+    const { key, type } = parseResource(msg.route.resource);
+    try {
+      this.#store.meta.insertOrUpdate({ key, type, value: data });
+    } catch (e) {
+      this.feedbackError(e, "Error to update meta to DB", msg);
+    }
+    if (msg.route.source === "edgecontroller") this.sendToEdged(msg, msg.header.sync);
+    else this.sendToCloud(msg);
+  }
+
+  /** delete (§4.4). */
+  processDelete(msg: Message): void {
+    this.#inject(msg);
+    try {
+      this.#store.meta.deleteMetaByKey(msg.route.resource);
+    } catch (e) {
+      this.feedbackError(e, "Error to delete meta to DB", msg);
+    }
+    const { type } = parseResource(msg.route.resource);
+    if (type === "pod" && msg.route.source === EDGED_MODULE) {
+      this.sendToCloud(msg);
+      return;
+    }
+    this.#send(EDGED_MODULE, msg);
+    this.sendToCloud(this.#ok(msg));
+  }
+
+  #localAnswer(msg: Message, rows: string[]): void {
+    const reply = newRespByMessage(msg, Content.of(rows.length > 0 ? rows : null), this.#id);
+    reply.route.source = META_MANAGER_MODULE;
+    this.sendToEdged(reply, msg.header.sync);
+  }
+
+  /** query (§4.5). */
+  processQuery(msg: Message): void {
+    const { key, type, id } = parseResource(msg.route.resource);
+    if (requireRemoteQuery(type) && this.connected) {
+      let rows: string[] | undefined;
+      try {
+        rows = this.#store.meta.queryMeta("key", key);
+      } catch {
+        rows = undefined;
+      }
+      if (rows === undefined || rows.length === 0 || alwaysRemote(type)) {
+        this.#spawn(this.processRemoteQuery(msg));
+      } else {
+        this.#localAnswer(msg, rows);
+      }
+      return;
+    }
+    let rows: string[];
+    try {
+      rows = id === ""
+        ? this.#store.meta.queryMeta("type", type)
+        : this.#store.meta.queryMeta("key", key);
+    } catch (e) {
+      this.feedbackError(e, "Error to query meta in DB", msg);
+    }
+    this.#localAnswer(msg, rows);
+  }
+
+  /**
+   * Runs `fn` as one atomic unit outside the main loop (remote query answers, CSI
+   * replies) and delivers what it sent once committed.
+   */
+  #unit(fn: () => void): void {
+    try {
+      this.#store.transaction(fn);
+    } catch (e) {
+      if (!(e instanceof ErrorReply)) throw e;
+      this.#deliverError(e);
+    }
+    if (!this.#store.db.inTransaction) this.outbox.flush();
+  }
+
+  /** The remote query task (§5). */
+  async processRemoteQuery(msg: Message): Promise<void> {
+    const originalId = msg.header.msgId;
+    const request = withHeader(msg, { msgId: this.#id.newId() });
+    let resp: Message;
+    try {
+      resp = await this.#bus.sendSync(this.#sendModule, request, this.#remoteTimeoutMs);
+    } catch (e) {
+      this.#unit(() => this.feedbackError(e, "Error to query meta in DB", request));
+      return;
+    }
+    this.#unit(() => {
+      const data = resp.content.data();
+      const { key, type } = parseResource(msg.route.resource);
+      try {
+        this.#store.meta.insertOrUpdate({ key, type, value: data });
+      } catch (e) {
+        this.#log.error("remote query answer not stored", { key, error: String(e) });
+      }
+      this.sendToEdged(withHeader(resp, { parentMsgId: originalId }), msg.header.sync);
+      this.sendToCloud(this.#ok(resp));
+    });
+  }
+
+  /** connect (§4.6). */
+  processNodeConnection(msg: Message): void {
+    if (msg.content.isString("cloud_connected")) this.connected = true;
+    else if (msg.content.isString("cloud_disconnected")) this.connected = false;
+  }
+
+  /** meta-internal-sync (§4.7, §6): per-namespace pod status to the cloud. */
+  processSync(): void {
+    const result = podStatusSync(this.#store.meta, { log: this.#log });
+    for (const [ns, statuses] of result.byNamespace) {
+      const m = newMessage("", this.#id);
+      m.route.source = META_MANAGER_MODULE;
+      m.route.group = "resource";
+      m.route.resource = `${ns}/podstatus`;
+      m.route.operation = "update";
+      m.content = Content.of(statuses);
+      this.sendToCloud(m);
+    }
+  }
+
+  /** action (§4.8). */
+  processFunctionAction(msg: Message): void {
+    const data = msg.content.data();
+    const { key, type } = parseResource(msg.route.resource);
+    try {
+      this.#store.meta.saveMeta({ key, type, value: data });
+    } catch (e) {
+      this.feedbackError(e, "Error to save meta to DB", msg);
+    }
+    this.#send(EDGE_FUNCTION_MODULE, msg);
+  }
+
+  /** action_result (§4.9). */
+  processFunctionActionResult(msg: Message): void {
+    const data = msg.content.data();
+    const { key, type } = parseResource(msg.route.resource);
+    try {
+      this.#store.meta.saveMeta({ key, type, value: data });
+    } catch (e) {
+      this.feedbackError(e, "Error to save meta to DB", msg);
+    }
+    this.sendToCloud(msg);
+  }
+
+  /** CSI volume operations (§4.10): relay to edged and wait, then answer the cloud. */
+  async processVolume(msg: Message): Promise<void> {
+    let back: Content = Content.NULL;
+    try {
+      back = (await this.#bus.sendSync(EDGED_MODULE, msg, VOLUME_TIMEOUT_MS)).content;
+    } catch (e) {
+      this.#log.warn("volume operation got no answer from edged", { error: String(e) });
+    }
+    this.#unit(() => this.sendToCloud(newRespByMessage(msg, back, this.#id)));
+  }
+}

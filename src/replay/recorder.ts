@@ -1,0 +1,102 @@
+/**
+ * The replay bus: every call the MetaManager makes into beehive becomes one event line
+ * (../shared/oracle/README.md), and sync requests are answered by the stand-ins.
+ *
+ * @module
+ */
+
+import { goString } from "../beehive/go_json.ts";
+import { type Message, toWire, withHeader } from "../beehive/message.ts";
+import type { Bus } from "../metamanager/outbox.ts";
+import { type StandInAnswers, standInReply, type VirtualClock } from "./stand_ins.ts";
+
+/** Members of edgecore's module groups (a group send writes one line per member). */
+export const EDGECORE_GROUPS: Readonly<Record<string, readonly string[]>> = {
+  hub: ["websocket"],
+  meta: ["metaManager"],
+  edged: ["edged"],
+  twin: ["twin"],
+  bus: ["eventbus", "servicebus"],
+  edgestream: ["edgestream"],
+};
+
+/** Error text of a sync request nobody answers. */
+export const TIMEOUT_ERROR = "timeout to get response";
+
+/** A {@link Bus} that writes event lines for the journal line being processed. */
+export class EventRecorder implements Bus {
+  #line = 0;
+  #seq = 0;
+  #current?: Message;
+  /** Event lines written so far. */
+  events = 0;
+
+  /**
+   * @param write receives each event line (without newline)
+   * @param answers what the stand-ins answer
+   * @param clock virtual time (timeouts advance it)
+   * @param cloudModule the module remote queries go to (contextSendModule)
+   */
+  constructor(
+    private readonly write: (line: string) => void,
+    private readonly answers: StandInAnswers,
+    private readonly clock: VirtualClock,
+    private readonly cloudModule = "websocket",
+  ) {}
+
+  /** Starts attributing events to journal line `line`, caused by `msg`. */
+  begin(line: number, msg: Message): void {
+    this.#line = line;
+    this.#seq = 0;
+    this.#current = msg;
+  }
+
+  #emit(body: string): void {
+    this.write(`{"in":${this.#line},"seq":${++this.#seq},${body}}`);
+    this.events++;
+  }
+
+  send(module: string, msg: Message): void {
+    this.#emit(`"via":"send","to":${goString(module)},"message":${toWire(msg)}`);
+  }
+
+  sendToGroup(group: string, msg: Message): void {
+    const wire = toWire(msg);
+    for (const member of EDGECORE_GROUPS[group] ?? []) {
+      this.#emit(
+        `"via":"group","group":${goString(group)},"to":${goString(member)},"message":${wire}`,
+      );
+    }
+  }
+
+  sendResp(msg: Message): void {
+    const cur = this.#current;
+    const to = cur && msg.header.parentMsgId === cur.header.msgId ? cur.route.source : "";
+    this.#emit(`"via":"resp","to":${goString(to)},"message":${toWire(msg)}`);
+  }
+
+  sendSync(module: string, msg: Message, timeoutMs: number): Promise<Message> {
+    const sent = withHeader(msg, { sync: true });
+    const reply = standInReply(module, sent, this.answers, this.cloudModule, this.clock);
+    const head = `"via":"sync","to":${goString(module)},"message":${toWire(sent)}`;
+    if (reply === undefined) {
+      this.clock.advance(timeoutMs);
+      this.#emit(`${head},"error":${goString(TIMEOUT_ERROR)}`);
+      return Promise.reject(new Error(TIMEOUT_ERROR));
+    }
+    this.#emit(`${head},"reply":${toWire(reply)}`);
+    return Promise.resolve(reply);
+  }
+
+  /** The line on which the real code would crash the process. */
+  panic(line: number, reason: string): void {
+    this.write(`{"in":${line},"panic":${goString(reason)}}`);
+    this.events++;
+  }
+
+  /** A journal line that is not a valid message. */
+  error(line: number, reason: string): void {
+    this.write(`{"in":${line},"error":${goString(reason)}}`);
+    this.events++;
+  }
+}

@@ -1,0 +1,227 @@
+/**
+ * The SQLite database file: opening it read-write or read-only, the one DDL of tables
+ * `meta` and `meta_v2` (byte-identical to KubeEdge's, spec/storage.md §2), the schema
+ * check, and transactions with savepoints.
+ *
+ * @module
+ */
+
+import { DatabaseSync } from "node:sqlite";
+
+/** DDL of `meta`, exactly as beego issues it (comments dropped). */
+export const META_DDL = "CREATE TABLE IF NOT EXISTS `meta` (\n" +
+  "    `key` varchar(256) NOT NULL PRIMARY KEY,\n" +
+  "    `type` varchar(32) NOT NULL DEFAULT '' ,\n" +
+  "    `value` text\n" +
+  ");";
+
+/** DDL of `meta_v2`, exactly as beego issues it (comments dropped). */
+export const META_V2_DDL = "CREATE TABLE IF NOT EXISTS `meta_v2` (\n" +
+  "    `key` varchar(256) NOT NULL PRIMARY KEY,\n" +
+  "    `groupversionresource` varchar(256) NOT NULL DEFAULT '' ,\n" +
+  "    `namespace` varchar(256) NOT NULL DEFAULT '' ,\n" +
+  "    `name` varchar(256) NOT NULL DEFAULT '' ,\n" +
+  "    `resourceversion` bigint unsigned NOT NULL DEFAULT 0 ,\n" +
+  "    `value` text\n" +
+  ");";
+
+/** The columns each table must have for this program to use it. */
+const REQUIRED_COLUMNS: Record<string, string[]> = {
+  meta: ["key", "type", "value"],
+  meta_v2: ["key", "groupversionresource", "namespace", "name", "resourceversion", "value"],
+};
+
+/** SQLite `synchronous` levels accepted in configuration. */
+export type Synchronous = "OFF" | "NORMAL" | "FULL" | "EXTRA";
+
+/** How to open a database. */
+export interface OpenOptions {
+  /** Open without any write: no table creation, no pragma that changes the file. */
+  readOnly?: boolean;
+  /** `PRAGMA synchronous` for read-write opens (default FULL). */
+  synchronous?: Synchronous;
+  /** Busy timeout in milliseconds (default 5000). */
+  busyTimeoutMs?: number;
+  /** Journal mode for read-write opens (default WAL). */
+  journalMode?: "WAL" | "DELETE";
+}
+
+/** A database that cannot be used: missing, not SQLite, corrupt, or with foreign tables. */
+export class DatabaseError extends Error {
+  /** @param path the database file the problem is about */
+  constructor(readonly path: string, message: string) {
+    super(message);
+    this.name = "DatabaseError";
+  }
+}
+
+/** An open database with transaction helpers. */
+export class Database {
+  #depth = 0;
+  #savepoints = 0;
+
+  private constructor(
+    readonly path: string,
+    readonly sqlite: DatabaseSync,
+    readonly readOnly: boolean,
+  ) {}
+
+  /**
+   * Opens `path` (`:memory:` for an in-memory database). Read-write opens create the
+   * tables if needed and set WAL and `synchronous`; read-only opens never write.
+   * @throws {DatabaseError} with one clear sentence when the file cannot be used
+   */
+  static open(path: string, options: OpenOptions = {}): Database {
+    const readOnly = options.readOnly ?? false;
+    if (readOnly && path !== ":memory:") {
+      let info: Deno.FileInfo;
+      try {
+        info = Deno.statSync(path);
+      } catch {
+        throw new DatabaseError(path, `Cannot open database ${path}: no such file`);
+      }
+      if (!info.isFile) throw new DatabaseError(path, `Cannot open database ${path}: not a file`);
+    }
+    let sqlite: DatabaseSync;
+    try {
+      sqlite = new DatabaseSync(path, { readOnly, timeout: options.busyTimeoutMs ?? 5000 });
+    } catch (e) {
+      throw new DatabaseError(path, `Cannot open database ${path}: ${(e as Error).message}`);
+    }
+    const db = new Database(path, sqlite, readOnly);
+    try {
+      db.#prepare(options);
+    } catch (e) {
+      sqlite.close();
+      if (e instanceof DatabaseError) throw e;
+      throw new DatabaseError(path, describeOpenFailure(path, e as Error));
+    }
+    return db;
+  }
+
+  #prepare(options: OpenOptions): void {
+    // Reading the schema is the first access: it fails on non-SQLite and corrupt files.
+    const tables = this.tables();
+    if (!this.readOnly) {
+      if (this.path !== ":memory:") {
+        this.sqlite.exec(`PRAGMA journal_mode = ${options.journalMode ?? "WAL"}`);
+      }
+      this.sqlite.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+      this.sqlite.exec(META_DDL);
+      this.sqlite.exec(META_V2_DDL);
+    }
+    for (const [table, columns] of Object.entries(REQUIRED_COLUMNS)) {
+      if (!this.readOnly || tables.includes(table)) this.#checkColumns(table, columns);
+    }
+  }
+
+  #checkColumns(table: string, required: string[]): void {
+    const rows = this.sqlite.prepare(`PRAGMA table_info(\`${table}\`)`).all() as { name: string }[];
+    const present = new Set(rows.map((r) => r.name));
+    const missing = required.filter((c) => !present.has(c));
+    if (missing.length > 0) {
+      throw new DatabaseError(
+        this.path,
+        `Cannot use database ${this.path}: table ${table} lacks column(s) ${
+          missing.join(", ")
+        } (not a KubeEdge v1.10 schema; found ${[...present].join(", ")})`,
+      );
+    }
+  }
+
+  /** Names of the tables in the file, sorted. */
+  tables(): string[] {
+    const rows = this.sqlite.prepare(
+      "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+    ).all() as { name: string }[];
+    return rows.map((r) => r.name);
+  }
+
+  /** True while a transaction is open. */
+  get inTransaction(): boolean {
+    return this.#depth > 0;
+  }
+
+  /**
+   * Runs `fn` atomically: in a new transaction (BEGIN IMMEDIATE ... COMMIT), or in a
+   * savepoint when a transaction is already open. If `fn` throws, its writes are rolled
+   * back and the error is rethrown.
+   */
+  transaction<T>(fn: () => T): T {
+    if (this.#depth === 0) {
+      this.sqlite.exec("BEGIN IMMEDIATE");
+      this.#depth = 1;
+      try {
+        const result = fn();
+        this.sqlite.exec("COMMIT");
+        return result;
+      } catch (e) {
+        if (this.sqlite.isTransaction) this.sqlite.exec("ROLLBACK");
+        throw e;
+      } finally {
+        this.#depth = 0;
+      }
+    }
+    const name = `sp${++this.#savepoints}`;
+    this.sqlite.exec(`SAVEPOINT ${name}`);
+    this.#depth++;
+    try {
+      const result = fn();
+      this.sqlite.exec(`RELEASE ${name}`);
+      return result;
+    } catch (e) {
+      if (this.sqlite.isTransaction) {
+        this.sqlite.exec(`ROLLBACK TO ${name}`);
+        this.sqlite.exec(`RELEASE ${name}`);
+      }
+      throw e;
+    } finally {
+      this.#depth--;
+    }
+  }
+
+  /**
+   * Opens a transaction that stays open across awaits (for long runs such as replay);
+   * {@link transaction} calls inside it become savepoints. Pair with {@link commit}.
+   */
+  begin(): void {
+    if (this.#depth !== 0) throw new Error("Cannot begin a transaction: one is already open");
+    this.sqlite.exec("BEGIN IMMEDIATE");
+    this.#depth = 1;
+  }
+
+  /** Commits the transaction opened by {@link begin}. */
+  commit(): void {
+    if (this.#depth !== 1) throw new Error("Cannot commit: no transaction opened by begin()");
+    this.sqlite.exec("COMMIT");
+    this.#depth = 0;
+  }
+
+  /** Rolls back the transaction opened by {@link begin}, if any. */
+  rollback(): void {
+    if (this.sqlite.isTransaction) this.sqlite.exec("ROLLBACK");
+    this.#depth = 0;
+  }
+
+  /** `PRAGMA journal_mode` as SQLite reports it (reading it changes nothing). */
+  journalMode(): string {
+    const row = this.sqlite.prepare("PRAGMA journal_mode").get() as { journal_mode: string };
+    return row.journal_mode;
+  }
+
+  /** Closes the file. */
+  close(): void {
+    if (this.sqlite.isOpen) this.sqlite.close();
+  }
+}
+
+function describeOpenFailure(path: string, e: Error): string {
+  const msg = e.message;
+  if (/file is not a database/i.test(msg)) {
+    return `Cannot open database ${path}: the file is not an SQLite database`;
+  }
+  if (/malformed|corrupt/i.test(msg)) {
+    return `Cannot open database ${path}: the database file is corrupt (${msg})`;
+  }
+  return `Cannot open database ${path}: ${msg}`;
+}

@@ -1,0 +1,220 @@
+/**
+ * The MetaV2 DAO: table `meta_v2`, Kubernetes objects in an etcd-like key space
+ * (spec/storage.md §5–6), and the one kind → resource table used to build its keys.
+ *
+ * @module
+ */
+
+import type { StatementSync } from "node:sqlite";
+import type { Database } from "./db.ts";
+import { goMarshal, parseJsonExact } from "../beehive/go_json.ts";
+
+/** One row of `meta_v2`. */
+export interface MetaV2Row {
+  key: string;
+  groupversionresource: string;
+  namespace: string;
+  name: string;
+  resourceversion: number | bigint;
+  value: string;
+}
+
+/** Group written in keys for the core (empty) API group. */
+export const GROUP_CORE = "core";
+/** Namespace (and name) written in keys when empty. */
+export const NULL_SEGMENT = "null";
+
+/** Kinds whose plural is not the naive one, as KubeEdge v1.10 spells them. */
+const UNUSUAL_KIND_TO_RESOURCE: Record<string, string> = {
+  Endpoints: "endpoints",
+  PodStatus: "podstatus",
+  NodeStatus: "nodestatus",
+  CustomResourceDefinition: "customresourcedefinitions",
+  CustomResourceDefinitionList: "customresourcedefinitionlist",
+};
+
+/**
+ * KubeEdge's UnsafeKindToResource: lowercase plural guessed from a kind
+ * (`Pod` → `pods`, `Ingress` → `ingresses`, `Policy` → `policies`).
+ */
+export function kindToResource(kind: string): string {
+  if (kind === "") return "";
+  const unusual = UNUSUAL_KIND_TO_RESOURCE[kind];
+  if (unusual !== undefined) return unusual;
+  const r = kind.toLowerCase();
+  if (r.endsWith("s")) return r + "es";
+  if (r.endsWith("y")) return r.slice(0, -1) + "ies";
+  return r + "s";
+}
+
+/** Group and version of an `apiVersion` (Go's ParseGroupVersion; invalid → both empty). */
+export function parseApiVersion(apiVersion: string): { group: string; version: string } {
+  if (apiVersion === "") return { group: "", version: "" };
+  const parts = apiVersion.split("/");
+  if (parts.length === 1) return { group: "", version: apiVersion };
+  if (parts.length === 2) return { group: parts[0], version: parts[1] };
+  return { group: "", version: "" };
+}
+
+/** The string form of a GroupVersionResource: `apps/v1, Resource=deployments`, `/v1, Resource=pods`. */
+export function gvrString(group: string, version: string, resource: string): string {
+  return `${group}/${version}, Resource=${resource}`;
+}
+
+function str(v: unknown): string {
+  return typeof v === "string" ? v : "";
+}
+
+const UINT64_MAX = 18446744073709551615n;
+
+/** metadata.resourceVersion as stored: unsigned decimal, else 0 (as int64 bits, like Go). */
+export function parseResourceVersion(rv: string): number | bigint {
+  if (!/^\d+$/.test(rv)) return 0;
+  const n = BigInt(rv);
+  if (n > UINT64_MAX) return 0;
+  if (n <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(n);
+  return BigInt.asIntN(64, n);
+}
+
+/** A Kubernetes object, as decoded from JSON. */
+export type KubeObject = Record<string, unknown>;
+
+/** The meta_v2 row for an object (key from apiVersion, kind, namespace and name). */
+export function rowForObject(obj: KubeObject): MetaV2Row {
+  const { group, version } = parseApiVersion(str(obj.apiVersion));
+  const resource = kindToResource(str(obj.kind));
+  const meta = obj.metadata !== null && typeof obj.metadata === "object" &&
+      !Array.isArray(obj.metadata)
+    ? obj.metadata as Record<string, unknown>
+    : {};
+  const namespace = str(meta.namespace);
+  const name = str(meta.name);
+  return {
+    key: `/${group || GROUP_CORE}/${version}/${resource}/${namespace || NULL_SEGMENT}/${name}`,
+    groupversionresource: gvrString(group, version, resource),
+    namespace,
+    name,
+    resourceversion: parseResourceVersion(str(meta.resourceVersion)),
+    value: goMarshal(obj) + "\n",
+  };
+}
+
+/** Parses object JSON text the way the unstructured decoder does (int64 kept exactly). */
+export function decodeObject(json: string): unknown {
+  return parseJsonExact(json);
+}
+
+/** A parsed storage key: `/<group>/<version>/<resource>/<namespace>/<name>`. */
+export interface ParsedKey {
+  /** `groupversionresource` column value, or "" when the key has none. */
+  gvr: string;
+  namespace: string;
+  name: string;
+}
+
+/** KubeEdge's ParseKey (missing segments read as empty; `core` and `null` as empty). */
+export function parseKey(key: string): ParsedKey {
+  const empty = { gvr: "", namespace: "", name: "" };
+  const trimmed = key.replace(/\/+$/, "");
+  if (trimmed === "") return empty;
+  const s = trimmed.split("/");
+  if (s[0] !== "") return empty;
+  const at = (i: number) => (i < s.length ? s[i] : s[0]);
+  const group = at(1) === GROUP_CORE ? "" : at(1);
+  const version = at(2);
+  const resource = at(3);
+  const namespace = at(4) === NULL_SEGMENT ? "" : at(4);
+  const name = at(5) === NULL_SEGMENT ? "" : at(5);
+  const gv = parseApiVersion(group ? `${group}/${version}` : version);
+  return { gvr: gvrString(gv.group, gv.version, resource), namespace, name };
+}
+
+type RawRow = Omit<MetaV2Row, "value"> & { value: string | null };
+
+/** Data access for table `meta_v2`. */
+export class MetaV2Dao {
+  #upsert: StatementSync;
+  #delete: StatementSync;
+  #maxRv: StatementSync;
+  #select = new Map<string, StatementSync>();
+  #all: StatementSync;
+
+  /** @param db an open database holding table `meta_v2` */
+  constructor(readonly db: Database) {
+    const s = db.sqlite;
+    this.#upsert = s.prepare(
+      "INSERT OR REPLACE INTO meta_v2 (key, groupversionresource, namespace,name,resourceversion,value) VALUES (?,?,?,?,?,?)",
+    );
+    this.#delete = s.prepare("DELETE FROM `meta_v2` WHERE `key` = ?");
+    this.#maxRv = s.prepare(
+      "SELECT T0.`resourceversion` FROM `meta_v2` T0 ORDER BY T0.`resourceversion` DESC LIMIT 1",
+    );
+    this.#all = s.prepare(
+      "SELECT `key`, `groupversionresource`, `namespace`, `name`, `resourceversion`, `value` FROM `meta_v2`",
+    );
+  }
+
+  /** Inserts or replaces a row. */
+  insertOrReplace(row: MetaV2Row): void {
+    this.#upsert.run(
+      row.key,
+      row.groupversionresource,
+      row.namespace,
+      row.name,
+      row.resourceversion,
+      row.value,
+    );
+  }
+
+  /** Deletes the row with `key` (no error if absent). */
+  deleteByKey(key: string): void {
+    this.#delete.run(key);
+  }
+
+  /** The highest resourceversion stored (the imitator's start revision), 0 when empty. */
+  maxResourceVersion(): number {
+    const row = this.#maxRv.get() as { resourceversion: number } | undefined;
+    return row ? Number(row.resourceversion) : 0;
+  }
+
+  /**
+   * Rows matching (gvr, namespace, name) with KubeEdge's WHERE selection: an empty gvr
+   * selects all rows; an empty namespace or name is not a condition. Scan order.
+   */
+  select(gvr: string, namespace: string, name: string): MetaV2Row[] {
+    const where: string[] = [];
+    const args: string[] = [];
+    if (gvr !== "") {
+      where.push("T0.`groupversionresource` = ?");
+      args.push(gvr);
+      if (namespace !== "") {
+        where.push("T0.`namespace` = ?");
+        args.push(namespace);
+      }
+      if (name !== "") {
+        where.push("T0.`name` = ?");
+        args.push(name);
+      }
+    }
+    const sql =
+      "SELECT T0.`key`, T0.`groupversionresource`, T0.`namespace`, T0.`name`, T0.`resourceversion`, T0.`value` FROM `meta_v2` T0" +
+      (where.length ? " WHERE " + where.join(" AND ") : "");
+    let st = this.#select.get(sql);
+    if (!st) {
+      st = this.db.sqlite.prepare(sql);
+      this.#select.set(sql, st);
+    }
+    return (st.all(...args) as RawRow[]).map((r) => ({ ...r, value: r.value ?? "" }));
+  }
+
+  /** Rows for a storage key (see {@link parseKey}). */
+  selectByKey(key: string): MetaV2Row[] {
+    const k = parseKey(key);
+    return this.select(k.gvr, k.namespace, k.name);
+  }
+
+  /** Every row, in scan order. */
+  all(): MetaV2Row[] {
+    return (this.#all.all() as RawRow[]).map((r) => ({ ...r, value: r.value ?? "" }));
+  }
+}
