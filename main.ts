@@ -5,7 +5,10 @@
  */
 
 import { Command, CommanderError, Option } from "@commander-js/extra-typings";
+import { inspectCommand } from "./commands/inspect.ts";
 import { replayCommand } from "./commands/replay.ts";
+import { serveCommand } from "./commands/serve.ts";
+import { syncCommand } from "./commands/sync.ts";
 import { CommandError } from "./src/errors.ts";
 import { DatabaseError } from "./src/store/db.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -23,7 +26,10 @@ export function buildProgram(): Command {
     )
     .showHelpAfterError()
     .exitOverride();
+  program.addCommand(serveCommand());
+  program.addCommand(inspectCommand());
   program.addCommand(replayCommand());
+  program.addCommand(syncCommand());
   for (const c of program.commands) c.exitOverride();
   return program;
 }

@@ -69,8 +69,17 @@ export class Outbox {
     return this.#deliveries.length;
   }
 
-  /** Hands everything queued to the bus (in order), then the changes to the listener. */
-  flush(): void {
+  /** Drops everything queued (the transaction that produced it did not commit). */
+  discard(): void {
+    this.#deliveries = [];
+    this.#changes = [];
+  }
+
+  /**
+   * Hands everything queued to the bus (in order), then the changes to the listener.
+   * Returns the deliveries made.
+   */
+  flush(): Delivery[] {
     const deliveries = this.#deliveries, changes = this.#changes;
     this.#deliveries = [];
     this.#changes = [];
@@ -80,5 +89,6 @@ export class Outbox {
       else this.bus.sendResp(d.msg);
     }
     if (changes.length > 0) this.onChanges?.(changes);
+    return deliveries;
   }
 }

@@ -6,6 +6,7 @@
  */
 
 import { parseJsonExact } from "../beehive/go_json.ts";
+import { Content, type Identity, type Message, newMessage } from "../beehive/message.ts";
 import type { Logger } from "../logger.ts";
 import type { MetaDao } from "../store/meta.ts";
 import { namespaceOf } from "./resource.ts";
@@ -76,4 +77,19 @@ export function podStatusSync(
     else result.byNamespace.set(ns, [status]);
   }
   return result;
+}
+
+/** The per-namespace update messages of a sync result, as the MetaManager sends them. */
+export function podStatusMessages(result: PodStatusSyncResult, id: Identity): Message[] {
+  const messages: Message[] = [];
+  for (const [ns, statuses] of result.byNamespace) {
+    const m = newMessage("", id);
+    m.route.source = "metaManager";
+    m.route.group = "resource";
+    m.route.resource = `${ns}/podstatus`;
+    m.route.operation = "update";
+    m.content = Content.of(statuses);
+    messages.push(m);
+  }
+  return messages;
 }

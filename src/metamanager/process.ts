@@ -21,7 +21,7 @@ import { type CompatMode, type Quirks, quirksFor } from "./compat.ts";
 import { inject, MalformedListItem } from "./inject.ts";
 import { type Bus, type ChangeListener, Outbox } from "./outbox.ts";
 import { alwaysRemote, parseResource, requireRemoteQuery } from "./resource.ts";
-import { podStatusSync } from "./pod_status_sync.ts";
+import { podStatusMessages, podStatusSync } from "./pod_status_sync.ts";
 
 /** Module name of the MetaManager (v1.10 spelling). */
 export const META_MANAGER_MODULE = "metaManager";
@@ -44,6 +44,25 @@ export const VOLUME_OPERATIONS: ReadonlySet<string> = new Set([
 const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
 /** Timeout of the CSI relay to edged. */
 const VOLUME_TIMEOUT_MS = 60_000;
+
+/** The periodic trigger of the pod-status sync (upstream's timer message). */
+export function podStatusSyncTrigger(id: Identity): Message {
+  const m = newMessage("", id);
+  m.route = { ...m.route, source: META_MANAGER_MODULE, group: "resource" };
+  m.route.resource = "podstatus";
+  m.route.operation = "meta-internal-sync";
+  return m;
+}
+
+/** EdgeHub's connection event (`cloud_connected` / `cloud_disconnected`). */
+export function connectionMessage(connected: boolean, id: Identity): Message {
+  const m = newMessage("", id);
+  m.route = { ...m.route, source: "edgehub", group: META_GROUP };
+  m.route.resource = "node/connection";
+  m.route.operation = "connect";
+  m.content = Content.of(connected ? "cloud_connected" : "cloud_disconnected");
+  return m;
+}
 
 /** Configuration of a {@link MetaManager}. */
 export interface MetaManagerOptions {
@@ -85,6 +104,8 @@ class ErrorReply extends Error {
 export class MetaManager {
   /** Cloud connection state (changed by `connect` messages). */
   connected: boolean;
+  /** Error replies sent so far (failed messages). */
+  errorReplies = 0;
   /** Outbound messages not yet handed to the bus. */
   readonly outbox: Outbox;
   readonly quirks: Quirks;
@@ -224,6 +245,7 @@ export class MetaManager {
   }
 
   #deliverError(e: ErrorReply): void {
+    this.errorReplies++;
     if (e.toEdged) this.sendToEdged(e.reply, e.sync);
     else this.sendToCloud(e.reply);
   }
@@ -411,15 +433,7 @@ export class MetaManager {
   /** meta-internal-sync (§4.7, §6): per-namespace pod status to the cloud. */
   processSync(): void {
     const result = podStatusSync(this.#store.meta, { log: this.#log });
-    for (const [ns, statuses] of result.byNamespace) {
-      const m = newMessage("", this.#id);
-      m.route.source = META_MANAGER_MODULE;
-      m.route.group = "resource";
-      m.route.resource = `${ns}/podstatus`;
-      m.route.operation = "update";
-      m.content = Content.of(statuses);
-      this.sendToCloud(m);
-    }
+    for (const m of podStatusMessages(result, this.#id)) this.sendToCloud(m);
   }
 
   /** action (§4.8). */

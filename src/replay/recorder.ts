@@ -7,7 +7,7 @@
 
 import { goString } from "../beehive/go_json.ts";
 import { type Message, toWire, withHeader } from "../beehive/message.ts";
-import type { Bus } from "../metamanager/outbox.ts";
+import type { Bus, Delivery } from "../metamanager/outbox.ts";
 import { type StandInAnswers, standInReply, type VirtualClock } from "./stand_ins.ts";
 
 /** Members of edgecore's module groups (a group send writes one line per member). */
@@ -19,6 +19,39 @@ export const EDGECORE_GROUPS: Readonly<Record<string, readonly string[]>> = {
   bus: ["eventbus", "servicebus"],
   edgestream: ["edgestream"],
 };
+
+/**
+ * The event lines of one delivery (a group send gives one line per member), numbered
+ * from `seq`. `current` is the message being processed (for a `resp` line's `to`).
+ */
+export function eventLines(
+  line: number,
+  seq: number,
+  d: Delivery,
+  members: (group: string) => readonly string[],
+  current?: Message,
+): string[] {
+  const head = (s: number) => `{"in":${line},"seq":${s},`;
+  if (d.via === "send") {
+    return [`${head(seq)}"via":"send","to":${goString(d.to)},"message":${toWire(d.msg)}}`];
+  }
+  if (d.via === "group") {
+    const wire = toWire(d.msg);
+    return members(d.group).map((m, i) =>
+      `${head(seq + i)}"via":"group","group":${goString(d.group)},"to":${
+        goString(m)
+      },"message":${wire}}`
+    );
+  }
+  const to = current && d.msg.header.parentMsgId === current.header.msgId
+    ? current.route.source
+    : "";
+  return [`${head(seq)}"via":"resp","to":${goString(to)},"message":${toWire(d.msg)}}`];
+}
+
+function groupMembers(group: string): readonly string[] {
+  return EDGECORE_GROUPS[group] ?? [];
+}
 
 /** Error text of a sync request nobody answers. */
 export const TIMEOUT_ERROR = "timeout to get response";
@@ -56,23 +89,23 @@ export class EventRecorder implements Bus {
     this.events++;
   }
 
+  #deliver(d: Delivery): void {
+    const lines = eventLines(this.#line, this.#seq + 1, d, groupMembers, this.#current);
+    for (const l of lines) this.write(l);
+    this.#seq += lines.length;
+    this.events += lines.length;
+  }
+
   send(module: string, msg: Message): void {
-    this.#emit(`"via":"send","to":${goString(module)},"message":${toWire(msg)}`);
+    this.#deliver({ via: "send", to: module, msg });
   }
 
   sendToGroup(group: string, msg: Message): void {
-    const wire = toWire(msg);
-    for (const member of EDGECORE_GROUPS[group] ?? []) {
-      this.#emit(
-        `"via":"group","group":${goString(group)},"to":${goString(member)},"message":${wire}`,
-      );
-    }
+    this.#deliver({ via: "group", group, msg });
   }
 
   sendResp(msg: Message): void {
-    const cur = this.#current;
-    const to = cur && msg.header.parentMsgId === cur.header.msgId ? cur.route.source : "";
-    this.#emit(`"via":"resp","to":${goString(to)},"message":${toWire(msg)}`);
+    this.#deliver({ via: "resp", msg });
   }
 
   sendSync(module: string, msg: Message, timeoutMs: number): Promise<Message> {

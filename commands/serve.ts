@@ -1,0 +1,78 @@
+/**
+ * `edgecore-meta serve`: run the MetaManager as a service.
+ *
+ * @module
+ */
+
+import { Command, Option } from "@commander-js/extra-typings";
+import { EdgeMetaService } from "../src/serve/service.ts";
+import { createLogger } from "../src/logger.ts";
+import { CommandError } from "../src/errors.ts";
+import { DatabaseError } from "../src/store/db.ts";
+import { commandConfig, type GlobalOptions } from "./global.ts";
+
+/** The `serve` subcommand. */
+export function serveCommand() {
+  return new Command("serve")
+    .summary("run the MetaManager as a service (default: ./data/edgecore.db, 127.0.0.1:10550)")
+    .description(
+      "Run the MetaManager loop as a service: SQLite store, pod-status sync timer, and one\n" +
+        "loopback HTTP server for external bus modules (WebSocket), sync, health and metrics.",
+    )
+    .option(
+      "--listen <address>",
+      "HOST:PORT or unix:PATH (default: metaServer.server, 127.0.0.1:10550)",
+    )
+    .addOption(
+      new Option("--compat <mode>", "compatibility mode (default: fixed)").choices([
+        "strict",
+        "fixed",
+      ]),
+    )
+    .option("--journal <file>", "append every message received to this NDJSON journal")
+    .option("--allow-remote", "allow listening on a non-loopback address (no authentication!)")
+    .addHelpText(
+      "after",
+      `
+Endpoints:
+  GET  /v1/modules/{name}?group={group}   WebSocket: become bus module {name} (e.g. websocket/hub, edged/edged)
+  POST /v1/sync                           run meta-internal-sync now (used by "edgecore-meta sync")
+  GET  /healthz, /readyz, /metrics        liveness, readiness, Prometheus metrics
+
+Examples:
+  edgecore-meta serve
+  edgecore-meta serve --db /var/lib/kubeedge/edgecore.db --listen unix:/run/edgecore-meta.sock
+  edgecore-meta --config /etc/kubeedge/config/edgecore.yaml serve --journal /var/log/meta.ndjson`,
+    )
+    .action(async (opts, cmd) => {
+      const global = cmd.optsWithGlobals() as GlobalOptions;
+      const { config } = commandConfig(global, {
+        "edgecoreMeta.listen": opts.listen,
+        "edgecoreMeta.compat": opts.compat,
+        "edgecoreMeta.journal": opts.journal,
+        "edgecoreMeta.allowRemote": opts.allowRemote,
+      });
+      const logger = createLogger(config.edgecoreMeta.logLevel);
+      let svc: EdgeMetaService;
+      try {
+        svc = await EdgeMetaService.start({ config, logger });
+      } catch (e) {
+        if (e instanceof DatabaseError) throw e;
+        throw new CommandError(`Cannot start serve: ${(e as Error).message}`);
+      }
+      const stopped = Promise.withResolvers<void>();
+      const stop = (signal: Deno.Signal) => {
+        logger.info("shutting down", { signal });
+        svc.shutdown().then(stopped.resolve, stopped.reject);
+      };
+      const onInt = () => stop("SIGINT"), onTerm = () => stop("SIGTERM");
+      Deno.addSignalListener("SIGINT", onInt);
+      Deno.addSignalListener("SIGTERM", onTerm);
+      try {
+        await stopped.promise;
+      } finally {
+        Deno.removeSignalListener("SIGINT", onInt);
+        Deno.removeSignalListener("SIGTERM", onTerm);
+      }
+    });
+}

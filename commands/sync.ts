@@ -1,0 +1,86 @@
+/**
+ * `edgecore-meta sync`: force a pod-status meta-sync, on a running serve or directly on
+ * a database file.
+ *
+ * @module
+ */
+
+import { Command } from "@commander-js/extra-typings";
+import { listenAddress } from "../src/config/config.ts";
+import { CommandError } from "../src/errors.ts";
+import { systemIdentity } from "../src/beehive/message.ts";
+import { podStatusMessages, podStatusSync } from "../src/metamanager/pod_status_sync.ts";
+import { EDGECORE_GROUPS, eventLines } from "../src/replay/recorder.ts";
+import { Store } from "../src/store/store.ts";
+import { requestServer } from "../src/serve/client.ts";
+import { commandConfig, type GlobalOptions } from "./global.ts";
+
+/** The `sync` subcommand. */
+export function syncCommand() {
+  return new Command("sync")
+    .summary("force a pod-status meta-sync (on a running serve, or on a database with --db)")
+    .description(
+      "Run meta-internal-sync now. Without --db it asks a running serve and prints the\n" +
+        "messages it sent to the cloud; with --db it runs the sync on that database file:\n" +
+        "podstatus rows whose pod is gone are deleted and the per-namespace update messages\n" +
+        "that would go to the cloud are printed (event lines in the replay format).",
+    )
+    .option(
+      "--server <url>",
+      "serve to ask: http://HOST:PORT or unix:PATH (default: the configured listen address)",
+    )
+    .option("--db <path>", "run directly on this database file instead of asking serve")
+    .option("--dry-run", "with --db: change nothing, only print")
+    .addHelpText(
+      "after",
+      `
+Examples:
+  edgecore-meta sync
+  edgecore-meta sync --server unix:/run/edgecore-meta.sock
+  edgecore-meta sync --db /var/lib/kubeedge/edgecore.db --dry-run`,
+    )
+    .action(async (opts, cmd) => {
+      const global = cmd.optsWithGlobals() as GlobalOptions & typeof opts;
+      if (opts.dryRun && !opts.db) {
+        throw new CommandError(
+          "--dry-run needs --db PATH (a running serve always applies the sync)",
+          2,
+        );
+      }
+      if (opts.db) {
+        const store = Store.open(opts.db, opts.dryRun ? { readOnly: true } : {});
+        try {
+          const result = store.transaction(() =>
+            podStatusSync(store.meta, { dryRun: opts.dryRun })
+          );
+          const messages = podStatusMessages(result, systemIdentity);
+          let seq = 1;
+          for (const msg of messages) {
+            for (
+              const l of eventLines(
+                1,
+                seq,
+                { via: "group", group: "hub", msg },
+                (g) => EDGECORE_GROUPS[g] ?? [],
+              )
+            ) {
+              console.log(l);
+              seq++;
+            }
+          }
+          const verb = opts.dryRun ? "would delete" : "deleted";
+          console.error(
+            `sync: ${messages.length} namespace message(s); ${verb} ${result.orphans.length} orphaned podstatus row(s)` +
+              (result.orphans.length ? `: ${result.orphans.join(", ")}` : ""),
+          );
+        } finally {
+          store.close();
+        }
+        return;
+      }
+      const { config } = commandConfig(global);
+      const server = opts.server ?? listenAddress(config);
+      const body = await requestServer(server, "POST", "/v1/sync");
+      Deno.stdout.writeSync(new TextEncoder().encode(body));
+    });
+}

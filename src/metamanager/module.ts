@@ -1,0 +1,87 @@
+/**
+ * The metaManager bus module's main loop: receive, process in batches, commit, then
+ * deliver. Messages that arrive together share one transaction with one savepoint per
+ * message, so a failing message rolls back alone and one fsync serves the whole batch;
+ * acknowledgements leave only after the commit.
+ *
+ * @module
+ */
+
+import type { Message } from "../beehive/message.ts";
+import type { Logger } from "../logger.ts";
+import type { Store } from "../store/store.ts";
+import { type MetaManager, VOLUME_OPERATIONS } from "./process.ts";
+
+/** Where the loop gets messages from and reports to. */
+export interface MetaManagerLoopOptions {
+  mm: MetaManager;
+  store: Store;
+  /** Waits for the next message of the metaManager queue. */
+  receive: (signal: AbortSignal) => Promise<Message>;
+  /** The next waiting message, if any, without waiting. */
+  tryReceive: () => Message | undefined;
+  /** Largest batch (default 512). */
+  maxBatch?: number;
+  logger: Logger;
+  /** Sees each batch before it is processed (journal). */
+  onReceived?: (batch: Message[]) => void;
+  /** Sees each processed message and each commit's latency (metrics). */
+  onProcessed?: (msg: Message) => void;
+  onCommit?: (seconds: number, messages: number) => void;
+}
+
+/** Processes messages until `signal` aborts; the batch in hand is finished first. */
+export async function runMetaManagerLoop(
+  options: MetaManagerLoopOptions,
+  signal: AbortSignal,
+): Promise<void> {
+  const { mm, store, logger } = options;
+  const maxBatch = options.maxBatch ?? 512;
+  while (!signal.aborted) {
+    let first: Message;
+    try {
+      first = await options.receive(signal);
+    } catch (e) {
+      if (signal.aborted) break;
+      logger.warn("metaManager receive failed", { error: String(e) });
+      await new Promise((r) => setTimeout(r, 10));
+      continue;
+    }
+    const batch = [first];
+    while (batch.length < maxBatch) {
+      const m = options.tryReceive();
+      if (m === undefined) break;
+      batch.push(m);
+    }
+    options.onReceived?.(batch);
+    let i = 0;
+    while (i < batch.length) {
+      if (VOLUME_OPERATIONS.has(batch[i].route.operation)) {
+        await mm.handle(batch[i]); // relays to edged and waits, as upstream
+        options.onProcessed?.(batch[i++]);
+        continue;
+      }
+      const started = performance.now();
+      const from = i;
+      store.db.begin();
+      try {
+        for (; i < batch.length && !VOLUME_OPERATIONS.has(batch[i].route.operation); i++) {
+          mm.handle(batch[i]);
+        }
+        store.db.commit();
+      } catch (e) {
+        store.db.rollback();
+        mm.outbox.discard();
+        logger.error("batch not committed; its messages were not acknowledged", {
+          messages: i - from,
+          error: String(e),
+        });
+        i = Math.max(i, from + 1);
+        continue;
+      }
+      options.onCommit?.((performance.now() - started) / 1000, i - from);
+      mm.outbox.flush();
+      for (let k = from; k < i; k++) options.onProcessed?.(batch[k]);
+    }
+  }
+}

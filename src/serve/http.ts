@@ -1,0 +1,58 @@
+/**
+ * HTTP routes of serve: the WebSocket module endpoint, the sync trigger, health,
+ * readiness and metrics.
+ *
+ * @module
+ */
+
+import type { EdgeMetaService } from "./service.ts";
+
+const MODULE_PATH = /^\/v1\/modules\/([^/]+)$/;
+
+function text(body: string, status = 200, type = "text/plain; charset=utf-8"): Response {
+  return new Response(body, { status, headers: { "content-type": type } });
+}
+
+function problem(status: number, message: string): Response {
+  return text(JSON.stringify({ error: message }) + "\n", status, "application/json");
+}
+
+/** The request handler of a service. */
+export function createHandler(svc: EdgeMetaService): (req: Request) => Response {
+  return (req: Request): Response => {
+    const url = new URL(req.url);
+    const path = url.pathname;
+    if (path === "/healthz") return text("ok\n");
+    if (path === "/readyz") return svc.ready() ? text("ok\n") : text("not ready\n", 503);
+    if (path === "/metrics") {
+      const queues = svc.bus.stats().queues;
+      const depths: Record<string, number> = {};
+      for (const [name, q] of Object.entries(queues)) depths[name] = q.depth;
+      return text(
+        svc.metrics.render({ connected: svc.mm.connected, queueDepths: depths }),
+        200,
+        "text/plain; version=0.0.4; charset=utf-8",
+      );
+    }
+    if (path === "/v1/sync") {
+      if (req.method !== "POST") return problem(405, "use POST to run meta-internal-sync");
+      const lines = svc.syncNow();
+      return text(lines.map((l) => l + "\n").join(""), 200, "application/x-ndjson");
+    }
+    const m = MODULE_PATH.exec(path);
+    if (m) {
+      if (req.method !== "GET") return problem(405, "use GET with a WebSocket upgrade");
+      if ((req.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
+        return problem(400, "this endpoint needs a WebSocket upgrade");
+      }
+      const name = decodeURIComponent(m[1]);
+      const group = url.searchParams.get("group") ?? "";
+      const refusal = svc.bridge.check(name, group);
+      if (refusal) return problem(refusal.status, refusal.message);
+      const { socket, response } = Deno.upgradeWebSocket(req);
+      svc.bridge.attach(socket, name, group);
+      return response;
+    }
+    return problem(404, `no such endpoint: ${req.method} ${path}`);
+  };
+}

@@ -1,0 +1,75 @@
+/**
+ * Service metrics and their Prometheus text exposition.
+ *
+ * @module
+ */
+
+/** Counters and gauges of a running service. */
+export class Metrics {
+  /** Messages processed, by operation. */
+  readonly processed = new Map<string, number>();
+  /** Messages that ended in an error reply or a rollback. */
+  errors = 0;
+  /** Committed batches and their total latency. */
+  commits = 0;
+  commitSecondsSum = 0;
+  /** Commit latency histogram buckets (seconds → count). */
+  readonly commitBuckets = new Map<number, number>(
+    [0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, Infinity].map((b) => [b, 0]),
+  );
+  /** Malformed frames received on the WebSocket endpoint. */
+  badFrames = 0;
+
+  /** Counts one processed message. */
+  countMessage(operation: string): void {
+    this.processed.set(operation, (this.processed.get(operation) ?? 0) + 1);
+  }
+
+  /** Records the latency of one commit. */
+  observeCommit(seconds: number): void {
+    this.commits++;
+    this.commitSecondsSum += seconds;
+    for (const b of this.commitBuckets.keys()) {
+      if (seconds <= b) this.commitBuckets.set(b, this.commitBuckets.get(b)! + 1);
+    }
+  }
+
+  /**
+   * Prometheus text format.
+   * @param gauges extra gauges: connection state, queue depths, RSS
+   */
+  render(gauges: { connected: boolean; queueDepths: Record<string, number> }): string {
+    const lines: string[] = [];
+    const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
+    lines.push("# HELP edgecore_meta_messages_processed_total Messages processed by operation.");
+    lines.push("# TYPE edgecore_meta_messages_processed_total counter");
+    for (const [op, n] of [...this.processed].sort()) {
+      lines.push(`edgecore_meta_messages_processed_total{operation="${esc(op)}"} ${n}`);
+    }
+    lines.push("# HELP edgecore_meta_message_errors_total Messages that failed (error reply).");
+    lines.push("# TYPE edgecore_meta_message_errors_total counter");
+    lines.push(`edgecore_meta_message_errors_total ${this.errors}`);
+    lines.push("# HELP edgecore_meta_bad_frames_total Malformed WebSocket frames received.");
+    lines.push("# TYPE edgecore_meta_bad_frames_total counter");
+    lines.push(`edgecore_meta_bad_frames_total ${this.badFrames}`);
+    lines.push("# HELP edgecore_meta_commit_seconds Latency of batch commits.");
+    lines.push("# TYPE edgecore_meta_commit_seconds histogram");
+    for (const [b, n] of this.commitBuckets) {
+      lines.push(`edgecore_meta_commit_seconds_bucket{le="${b === Infinity ? "+Inf" : b}"} ${n}`);
+    }
+    lines.push(`edgecore_meta_commit_seconds_sum ${this.commitSecondsSum}`);
+    lines.push(`edgecore_meta_commit_seconds_count ${this.commits}`);
+    lines.push("# HELP edgecore_meta_queue_depth Messages waiting per module queue.");
+    lines.push("# TYPE edgecore_meta_queue_depth gauge");
+    for (const [m, n] of Object.entries(gauges.queueDepths).sort()) {
+      lines.push(`edgecore_meta_queue_depth{module="${esc(m)}"} ${n}`);
+    }
+    lines.push("# HELP edgecore_meta_cloud_connected 1 when the cloud link is up.");
+    lines.push("# TYPE edgecore_meta_cloud_connected gauge");
+    lines.push(`edgecore_meta_cloud_connected ${gauges.connected ? 1 : 0}`);
+    lines.push("# HELP process_resident_memory_bytes Resident memory size in bytes.");
+    lines.push("# TYPE process_resident_memory_bytes gauge");
+    lines.push(`process_resident_memory_bytes ${Deno.memoryUsage().rss}`);
+    return lines.join("\n") + "\n";
+  }
+}

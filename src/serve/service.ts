@@ -1,0 +1,244 @@
+/**
+ * `serve`: the MetaManager as a long-running service. One loopback HTTP server carries
+ * the WebSocket module endpoint, the sync trigger, health, readiness and metrics.
+ *
+ * @module
+ */
+
+import { dirname } from "node:path";
+import { MessageBus } from "../beehive/bus.ts";
+import { type Identity, systemIdentity } from "../beehive/message.ts";
+import { ModuleBridge } from "../bridge/websocket.ts";
+import type { Config } from "../config/config.ts";
+import { listenAddress } from "../config/config.ts";
+import type { Logger } from "../logger.ts";
+import { runMetaManagerLoop } from "../metamanager/module.ts";
+import {
+  connectionMessage,
+  EDGED_MODULE,
+  META_GROUP,
+  META_MANAGER_MODULE,
+  MetaManager,
+  podStatusSyncTrigger,
+} from "../metamanager/process.ts";
+import { eventLines } from "../replay/recorder.ts";
+import { Store } from "../store/store.ts";
+import { JournalWriter } from "./journal_writer.ts";
+import { isLoopback, type ListenAddress, parseListen } from "./listen.ts";
+import { Metrics } from "./metrics.ts";
+import { createHandler } from "./http.ts";
+
+/** Options of {@link EdgeMetaService.start}. */
+export interface ServiceOptions {
+  config: Config;
+  logger: Logger;
+  identity?: Identity;
+}
+
+/** A running service. */
+export class EdgeMetaService {
+  readonly metrics = new Metrics();
+  readonly bus: MessageBus;
+  readonly mm: MetaManager;
+  readonly bridge: ModuleBridge;
+  /** The address actually bound (`127.0.0.1:10550`, `unix:/run/x.sock`). */
+  address = "";
+  #server?: Deno.HttpServer;
+  #abort = new AbortController();
+  #loop?: Promise<void>;
+  #timer?: ReturnType<typeof setInterval>;
+  #journal?: JournalWriter;
+  #closed = false;
+  readonly #id: Identity;
+  #loopRunning = false;
+
+  private constructor(
+    readonly config: Config,
+    readonly store: Store,
+    readonly logger: Logger,
+    identity: Identity,
+  ) {
+    this.#id = identity;
+    const mmc = config.modules.metaManager;
+    this.bus = new MessageBus({ logger });
+    this.bus.addModule(META_MANAGER_MODULE, META_GROUP);
+    this.bus.addModule(EDGED_MODULE, "edged");
+    this.bus.addModule(mmc.contextSendModule, mmc.contextSendGroup);
+    this.mm = new MetaManager({
+      store,
+      bus: this.bus,
+      mode: config.edgecoreMeta.compat,
+      identity,
+      logger,
+      contextSendGroup: mmc.contextSendGroup,
+      contextSendModule: mmc.contextSendModule,
+      remoteQueryTimeout: mmc.remoteQueryTimeout,
+    });
+    this.bridge = new ModuleBridge({
+      bus: this.bus,
+      logger,
+      defaultDestination: META_MANAGER_MODULE,
+      maxFrameBytes: config.edgecoreMeta.maxMessageBytes,
+      onAttach: (_name, group) => {
+        if (group === mmc.contextSendGroup) this.#enqueue(connectionMessage(true, this.#id));
+      },
+      onDetach: (_name, group) => {
+        if (group === mmc.contextSendGroup) this.#enqueue(connectionMessage(false, this.#id));
+      },
+      onBadFrame: () => this.metrics.badFrames++,
+    });
+  }
+
+  /**
+   * Opens the database, starts the MetaManager loop, the sync timer and the HTTP server.
+   * @throws {Error} for an unusable database or listen address
+   */
+  static async start(options: ServiceOptions): Promise<EdgeMetaService> {
+    const { config, logger } = options;
+    const listen = parseListen(listenAddress(config));
+    if (listen.kind === "tcp" && !isLoopback(listen.hostname) && !config.edgecoreMeta.allowRemote) {
+      throw new Error(
+        `Refusing to listen on non-loopback address ${
+          listenAddress(config)
+        }: pass --allow-remote ` +
+          `(or edgecoreMeta.allowRemote: true) to expose the unauthenticated API`,
+      );
+    }
+    const path = config.database.dataSource;
+    if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
+    const store = Store.open(path, { synchronous: config.edgecoreMeta.synchronous });
+    const svc = new EdgeMetaService(config, store, logger, options.identity ?? systemIdentity);
+    try {
+      if (config.edgecoreMeta.journal) {
+        svc.#journal = JournalWriter.open(config.edgecoreMeta.journal);
+      }
+      await svc.#listen(listen);
+    } catch (e) {
+      store.close();
+      throw e;
+    }
+    svc.#startLoop();
+    const interval = config.modules.metaManager.podStatusSyncInterval;
+    svc.#timer = setInterval(() => svc.#enqueue(podStatusSyncTrigger(svc.#id)), interval * 1000);
+    logger.info("serving", {
+      address: svc.address,
+      db: path,
+      compat: config.edgecoreMeta.compat,
+      synchronous: config.edgecoreMeta.synchronous,
+    });
+    if (listen.kind === "tcp" && !isLoopback(listen.hostname)) {
+      logger.warn("listening on a non-loopback address: the API has no authentication", {
+        address: svc.address,
+      });
+    }
+    return svc;
+  }
+
+  #enqueue(msg: Parameters<MessageBus["send"]>[1]): void {
+    this.bus.send(META_MANAGER_MODULE, msg).catch((e) =>
+      this.logger.warn("message not queued", { error: String(e) })
+    );
+  }
+
+  #startLoop(): void {
+    this.#loopRunning = true;
+    this.#loop = runMetaManagerLoop({
+      mm: this.mm,
+      store: this.store,
+      logger: this.logger,
+      receive: (signal) => this.bus.receive(META_MANAGER_MODULE, signal),
+      tryReceive: () => this.bus.tryReceive(META_MANAGER_MODULE),
+      onReceived: (batch) => {
+        if (!this.#journal) return;
+        for (const m of batch) this.#journal.append(m);
+        this.#journal.flush();
+      },
+      onProcessed: (m) => this.metrics.countMessage(m.route.operation),
+      onCommit: (seconds) => this.metrics.observeCommit(seconds),
+    }, this.#abort.signal).catch((e) => {
+      this.logger.error("metaManager loop stopped", { error: String(e) });
+    }).finally(() => {
+      this.#loopRunning = false;
+    });
+  }
+
+  async #listen(listen: ListenAddress): Promise<void> {
+    const handler = createHandler(this);
+    const listening = Promise.withResolvers<void>();
+    const onListen = (addr: Deno.NetAddr | Deno.UnixAddr) => {
+      this.address = "path" in addr
+        ? `unix:${addr.path}`
+        : addr.hostname.includes(":")
+        ? `[${addr.hostname}]:${addr.port}`
+        : `${addr.hostname}:${addr.port}`;
+      listening.resolve();
+    };
+    const onError = (e: unknown) => {
+      this.logger.error("request failed", { error: String(e) });
+      return new Response("internal error\n", { status: 500 });
+    };
+    if (listen.kind === "unix") {
+      try {
+        if (Deno.lstatSync(listen.path).isSocket) Deno.removeSync(listen.path);
+      } catch { /* absent */ }
+      this.#server = Deno.serve({ path: listen.path, onListen, onError }, handler);
+      await listening.promise;
+      Deno.chmodSync(listen.path, 0o600);
+    } else {
+      this.#server = Deno.serve(
+        { hostname: listen.hostname, port: listen.port, onListen, onError },
+        handler,
+      );
+      await listening.promise;
+    }
+  }
+
+  /** True while the database is open and the loop runs. */
+  ready(): boolean {
+    return !this.#closed && this.#loopRunning && this.store.db.sqlite.isOpen;
+  }
+
+  /**
+   * Runs meta-internal-sync now (as the timer would) and returns the event lines of the
+   * messages it sent to the cloud.
+   */
+  syncNow(): string[] {
+    const trigger = podStatusSyncTrigger(this.#id);
+    this.#journal?.append(trigger);
+    this.#journal?.flush();
+    this.store.transaction(() => this.mm.handle(trigger));
+    const deliveries = this.mm.outbox.flush();
+    this.metrics.countMessage(trigger.route.operation);
+    const lines: string[] = [];
+    for (const d of deliveries) {
+      lines.push(...eventLines(1, lines.length + 1, d, (g) => this.bus.groupMembers(g), trigger));
+    }
+    return lines;
+  }
+
+  /**
+   * Stops taking messages, finishes queued work, commits, closes sockets and the
+   * database. Idempotent.
+   */
+  async shutdown(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#timer);
+    this.bridge.closeAll();
+    await this.#server?.shutdown();
+    const deadline = Date.now() + 5000;
+    while (this.bus.stats().queues[META_MANAGER_MODULE]?.depth && Date.now() < deadline) {
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    this.#abort.abort();
+    await this.#loop;
+    this.#journal?.close();
+    this.store.close();
+    this.logger.info("stopped");
+  }
+
+  /** Resolves when the HTTP server has finished. */
+  get finished(): Promise<void> {
+    return this.#server?.finished ?? Promise.resolve();
+  }
+}
