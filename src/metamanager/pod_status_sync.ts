@@ -5,7 +5,6 @@
  * @module
  */
 
-import { parseJsonExact } from "../beehive/go_json.ts";
 import { Content, type Identity, type Message, newMessage } from "../beehive/message.ts";
 import type { Logger } from "../logger.ts";
 import type { MetaDao } from "../store/meta.ts";
@@ -66,7 +65,7 @@ export function podStatusSync(
     }
     let status: unknown;
     try {
-      status = parseJsonExact(r.value);
+      status = JSON.parse(r.value); // Go: json.Unmarshal into interface{} (numbers as float64)
     } catch {
       log?.warn("pod status sync: unparsable status", { key: r.key });
       continue;
