@@ -85,8 +85,13 @@ Examples:
       const logger = createLogger(parseLogLevel(global.logLevel ?? "warn"));
       const answers = { cloud: readAnswers(opts.cloud), edged: readAnswers(opts.edged) };
       const stream = await openJournal(journal);
+      let out;
+      try {
+        out = openLineWriter(opts.out);
+      } catch (e) {
+        throw new CommandError(`Cannot write events to ${opts.out}: ${(e as Error).message}`);
+      }
       const store = Store.open(opts.db ?? global.db ?? ":memory:");
-      const out = openLineWriter(opts.out);
       const progress = Deno.stderr.isTerminal();
       let lastProgress = performance.now();
       try {
