@@ -22,9 +22,18 @@ const HTML_ESCAPES: Record<string, string> = {
   "\u2029": "\\u2029",
 };
 
-/** Applies Go's HTML escaping to JSON text produced by `JSON.stringify`. */
+const SHORT_ESCAPE = /\\([bf\\])/g;
+
+/**
+ * Turns JSON text produced by `JSON.stringify` into Go's (before 1.22, which KubeEdge
+ * v1.10 uses): HTML-sensitive characters escaped, `\b` and `\f` as `\u0008`, `\u000c`.
+ */
 export function escapeHtml(json: string): string {
-  return HAS_HTML_UNSAFE.test(json) ? json.replace(HTML_UNSAFE, (c) => HTML_ESCAPES[c]) : json;
+  let s = HAS_HTML_UNSAFE.test(json) ? json.replace(HTML_UNSAFE, (c) => HTML_ESCAPES[c]) : json;
+  if (s.includes("\\b") || s.includes("\\f")) {
+    s = s.replace(SHORT_ESCAPE, (m, c) => c === "b" ? "\\u0008" : c === "f" ? "\\u000c" : m);
+  }
+  return s;
 }
 
 /** Go's encoding of a string value: a JSON string literal with HTML escaping. */
@@ -56,8 +65,20 @@ export function parseJsonExact(text: string): unknown {
   );
 }
 
-function byKey(a: string, b: string): number {
-  return a < b ? -1 : a > b ? 1 : 0;
+/** Maps a UTF-16 code unit so that comparing mapped units orders strings by code point. */
+function rank(u: number): number {
+  if (u >= 0xd800 && u < 0xe000) return u + 0x2000; // surrogates: above all other BMP units
+  return u >= 0xe000 ? u - 0x800 : u;
+}
+
+/** Orders strings by their UTF-8 bytes (code point order), as Go sorts map keys. */
+export function compareUtf8(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i), y = b.charCodeAt(i);
+    if (x !== y) return rank(x) - rank(y);
+  }
+  return a.length - b.length;
 }
 
 function writeSorted(value: unknown, out: string[]): void {
@@ -74,7 +95,7 @@ function writeSorted(value: unknown, out: string[]): void {
     out.push("]");
   } else {
     const record = value as Record<string, unknown>;
-    const keys = Object.keys(record).sort(byKey);
+    const keys = Object.keys(record).sort(compareUtf8);
     out.push("{");
     for (let i = 0; i < keys.length; i++) {
       if (i > 0) out.push(",");

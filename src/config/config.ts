@@ -206,7 +206,7 @@ function overlay(
     }
     let v = expect(kind, value, here, source);
     const check = CHECKS[here];
-    if (check) v = check(v, here);
+    if (check) v = check(v, `${here} in ${source}`);
     target[key] = v;
   }
 }
@@ -283,7 +283,7 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
     }
     let doc: unknown;
     try {
-      doc = parseYaml(text);
+      doc = parseYaml(text, { version: "1.1" }); // KubeEdge reads YAML 1.1 (yes/no are booleans)
     } catch (e) {
       throw new ConfigError(
         `Cannot parse config file ${sources.file}: ${(e as Error).message.split("\n")[0]}`,
@@ -292,11 +292,11 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
     overlay(target, doc, "", sources.file, warnings);
   }
   const env = sources.env ?? Deno.env.toObject();
-  const fromEnv: [string, unknown][] = [];
   for (const [name, [path, kind]] of Object.entries(ENVIRONMENT)) {
-    if (env[name] !== undefined) fromEnv.push([path, envValue(name, env[name], kind)]);
+    if (env[name] === undefined) continue;
+    const value = envValue(name, env[name], kind);
+    overlay(target, nest([[path, value]]), "", `environment variable ${name}`, warnings);
   }
-  overlay(target, nest(fromEnv), "", "the environment", warnings);
   const flags = Object.entries(sources.flags ?? {}).filter(([, v]) => v !== undefined);
   overlay(target, nest(flags), "", "the command line", warnings);
   return { config, warnings };

@@ -6,6 +6,7 @@
  */
 
 import type { EdgeMetaService } from "./service.ts";
+import { createMetaServerHandler } from "../metaserver/handler.ts";
 
 const MODULE_PATH = /^\/v1\/modules\/([^/]+)$/;
 
@@ -18,8 +19,13 @@ function problem(status: number, message: string): Response {
 }
 
 /** The request handler of a service. */
-export function createHandler(svc: EdgeMetaService): (req: Request) => Response {
-  return (req: Request): Response => {
+export function createHandler(
+  svc: EdgeMetaService,
+): (req: Request) => Response | Promise<Response> {
+  const metaServer = svc.watchHub
+    ? createMetaServerHandler({ store: svc.store.metaV2, hub: svc.watchHub, logger: svc.logger })
+    : undefined;
+  return (req: Request): Response | Promise<Response> => {
     const url = new URL(req.url);
     const path = url.pathname;
     if (path === "/healthz") return text("ok\n");
@@ -53,6 +59,7 @@ export function createHandler(svc: EdgeMetaService): (req: Request) => Response 
       svc.bridge.attach(socket, name, group);
       return response;
     }
+    if (metaServer) return metaServer(req);
     return problem(404, `no such endpoint: ${req.method} ${path}`);
   };
 }

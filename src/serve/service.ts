@@ -27,6 +27,7 @@ import { JournalWriter } from "./journal_writer.ts";
 import { isLoopback, type ListenAddress, parseListen } from "./listen.ts";
 import { Metrics } from "./metrics.ts";
 import { createHandler } from "./http.ts";
+import { WatchHub } from "../metaserver/watch.ts";
 
 /** Options of {@link EdgeMetaService.start}. */
 export interface ServiceOptions {
@@ -41,6 +42,8 @@ export class EdgeMetaService {
   readonly bus: MessageBus;
   readonly mm: MetaManager;
   readonly bridge: ModuleBridge;
+  /** MetaServer watches (when metaServer.enable): fed with meta_v2 changes after commit. */
+  readonly watchHub?: WatchHub;
   /** The address actually bound (`127.0.0.1:10550`, `unix:/run/x.sock`). */
   address = "";
   #server?: Deno.HttpServer;
@@ -64,6 +67,8 @@ export class EdgeMetaService {
     this.bus.addModule(META_MANAGER_MODULE, META_GROUP);
     this.bus.addModule(EDGED_MODULE, "edged");
     this.bus.addModule(mmc.contextSendModule, mmc.contextSendGroup);
+    if (mmc.metaServer.enable) this.watchHub = new WatchHub({ rows: store.metaV2.all(), logger });
+    const hub = this.watchHub;
     this.mm = new MetaManager({
       store,
       bus: this.bus,
@@ -73,6 +78,7 @@ export class EdgeMetaService {
       contextSendGroup: mmc.contextSendGroup,
       contextSendModule: mmc.contextSendModule,
       remoteQueryTimeout: mmc.remoteQueryTimeout,
+      onChanges: hub ? (changes) => hub.publish(changes) : undefined,
     });
     this.bridge = new ModuleBridge({
       bus: this.bus,
@@ -225,6 +231,7 @@ export class EdgeMetaService {
     this.#closed = true;
     clearInterval(this.#timer);
     this.bridge.closeAll();
+    this.watchHub?.close(); // ends watch streams, which the HTTP shutdown would wait for
     await this.#server?.shutdown();
     const deadline = Date.now() + 5000;
     while (this.bus.stats().queues[META_MANAGER_MODULE]?.depth && Date.now() < deadline) {

@@ -101,18 +101,18 @@ export class Database {
 
   #prepare(options: OpenOptions): void {
     // Reading the schema is the first access: it fails on non-SQLite and corrupt files.
+    // Existing tables are checked before anything is written, so a rejected file stays as it was.
     const tables = this.tables();
-    if (!this.readOnly) {
-      if (this.path !== ":memory:") {
-        this.sqlite.exec(`PRAGMA journal_mode = ${options.journalMode ?? "WAL"}`);
-      }
-      this.sqlite.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
-      this.sqlite.exec(META_DDL);
-      this.sqlite.exec(META_V2_DDL);
-    }
     for (const [table, columns] of Object.entries(REQUIRED_COLUMNS)) {
-      if (!this.readOnly || tables.includes(table)) this.#checkColumns(table, columns);
+      if (tables.includes(table)) this.#checkColumns(table, columns);
     }
+    if (this.readOnly) return;
+    if (this.path !== ":memory:") {
+      this.sqlite.exec(`PRAGMA journal_mode = ${options.journalMode ?? "WAL"}`);
+    }
+    this.sqlite.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+    this.sqlite.exec(META_DDL);
+    this.sqlite.exec(META_V2_DDL);
   }
 
   #checkColumns(table: string, required: string[]): void {

@@ -7,7 +7,7 @@
 
 import type { Database } from "./db.ts";
 import type { MetaRow } from "./meta.ts";
-import type { MetaV2Row } from "./meta_v2.ts";
+import { fromStoredVersion, type MetaV2Row } from "./meta_v2.ts";
 
 /** A dump of tables `meta` and `meta_v2`. */
 export interface Dump {
@@ -28,11 +28,14 @@ export function dumpDatabase(db: Database): Dump {
     ? (db.sqlite.prepare("SELECT `key`, `type`, `value` FROM `meta`").all() as unknown as MetaRow[])
       .map((r) => ({ key: r.key, type: r.type, value: r.value ?? "" }))
     : [];
-  const v2 = tables.has("meta_v2")
-    ? db.sqlite.prepare(
+  let v2: MetaV2Row[] = [];
+  if (tables.has("meta_v2")) {
+    const st = db.sqlite.prepare(
       "SELECT `key`, `groupversionresource`, `namespace`, `name`, `resourceversion`, `value` FROM `meta_v2`",
-    ).all() as unknown as MetaV2Row[]
-    : [];
+    );
+    st.setReadBigInts(true);
+    v2 = st.all() as unknown as MetaV2Row[];
+  }
   return {
     meta: meta.sort(bytewise),
     meta_v2: v2.map((r) => ({
@@ -40,9 +43,9 @@ export function dumpDatabase(db: Database): Dump {
       groupversionresource: r.groupversionresource,
       namespace: r.namespace,
       name: r.name,
-      resourceversion: typeof r.resourceversion === "bigint"
+      resourceversion: typeof fromStoredVersion(r.resourceversion) === "bigint"
         ? r.resourceversion.toString()
-        : r.resourceversion,
+        : Number(r.resourceversion),
       value: r.value ?? "",
     })).sort(bytewise),
   };

@@ -131,6 +131,15 @@ export function parseKey(key: string): ParsedKey {
 
 type RawRow = Omit<MetaV2Row, "value"> & { value: string | null };
 
+/** A stored resourceversion as a number when exact, else as a bigint. */
+export function fromStoredVersion(v: number | bigint): number | bigint {
+  return typeof v === "bigint" && v >= -9007199254740991n && v <= 9007199254740991n ? Number(v) : v;
+}
+
+function fromRaw(r: RawRow): MetaV2Row {
+  return { ...r, resourceversion: fromStoredVersion(r.resourceversion), value: r.value ?? "" };
+}
+
 /** Data access for table `meta_v2`. */
 export class MetaV2Dao {
   #upsert: StatementSync;
@@ -152,6 +161,9 @@ export class MetaV2Dao {
     this.#all = s.prepare(
       "SELECT `key`, `groupversionresource`, `namespace`, `name`, `resourceversion`, `value` FROM `meta_v2`",
     );
+    // resourceversion is a 64-bit integer: read it exactly.
+    this.#maxRv.setReadBigInts(true);
+    this.#all.setReadBigInts(true);
   }
 
   /** Inserts or replaces a row. */
@@ -173,7 +185,7 @@ export class MetaV2Dao {
 
   /** The highest resourceversion stored (the imitator's start revision), 0 when empty. */
   maxResourceVersion(): number {
-    const row = this.#maxRv.get() as { resourceversion: number } | undefined;
+    const row = this.#maxRv.get() as { resourceversion: bigint } | undefined;
     return row ? Number(row.resourceversion) : 0;
   }
 
@@ -202,9 +214,10 @@ export class MetaV2Dao {
     let st = this.#select.get(sql);
     if (!st) {
       st = this.db.sqlite.prepare(sql);
+      st.setReadBigInts(true);
       this.#select.set(sql, st);
     }
-    return (st.all(...args) as RawRow[]).map((r) => ({ ...r, value: r.value ?? "" }));
+    return (st.all(...args) as RawRow[]).map(fromRaw);
   }
 
   /** Rows for a storage key (see {@link parseKey}). */
@@ -215,6 +228,6 @@ export class MetaV2Dao {
 
   /** Every row, in scan order. */
   all(): MetaV2Row[] {
-    return (this.#all.all() as RawRow[]).map((r) => ({ ...r, value: r.value ?? "" }));
+    return (this.#all.all() as RawRow[]).map(fromRaw);
   }
 }

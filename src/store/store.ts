@@ -4,7 +4,7 @@
  * @module
  */
 
-import { Database, type OpenOptions } from "./db.ts";
+import { Database, DatabaseError, type OpenOptions } from "./db.ts";
 import { MetaDao } from "./meta.ts";
 import { MetaV2Dao } from "./meta_v2.ts";
 
@@ -26,6 +26,15 @@ export class Store {
    */
   static open(path: string, options: OpenOptions = {}): Store {
     const db = Database.open(path, options);
+    const missing = ["meta", "meta_v2"].filter((t) => !db.tables().includes(t));
+    if (missing.length > 0) {
+      db.close();
+      throw new DatabaseError(
+        path,
+        `Cannot use database ${path}: it has no ${missing.join(" or ")} table ` +
+          `(not an edgecore database, or MetaManager never ran on it)`,
+      );
+    }
     try {
       return new Store(db);
     } catch (e) {

@@ -1,0 +1,291 @@
+/**
+ * What `inspect` reads: the summary of a database file, rows of `meta` or `meta_v2`
+ * selected by filters, and the dump. Every statement is parameterised; filter values
+ * never become SQL text or LIKE patterns.
+ *
+ * @module
+ */
+
+import type { DatabaseSync, StatementSync } from "node:sqlite";
+import { DatabaseError } from "../store/db.ts";
+import type { Database } from "../store/db.ts";
+import { type Dump, dumpDatabase } from "../store/dump.ts";
+import { namespaceOf, parseResource } from "../metamanager/resource.ts";
+import type { FileFacts, ReadMethod, ReadOnlyDb } from "./open.ts";
+
+/** The two tables inspect reads. */
+export type TableName = "meta" | "meta_v2";
+
+/** Row filters (all given ones must match). */
+export interface Filters {
+  /** Exact key. */
+  key?: string;
+  /** `meta.type` (meta only). */
+  type?: string;
+  /** Key prefix (plain text, no wildcards). */
+  prefix?: string;
+  /** meta: first `/` segment of the key; meta_v2: the `namespace` column. */
+  namespace?: string;
+  /** `meta_v2.groupversionresource` (meta_v2 only). */
+  gvr?: string;
+}
+
+/** A row of `meta` as inspect shows it. */
+export interface MetaRecord {
+  table: "meta";
+  key: string;
+  type: string;
+  /** meta has no namespace column: the key's first `/` segment. */
+  namespace: string;
+  /** The key's id segment (third of three), else "". */
+  name: string;
+  /** The stored text; null for SQL NULL. */
+  value: string | null;
+}
+
+/** A row of `meta_v2` as inspect shows it. */
+export interface MetaV2Record {
+  table: "meta_v2";
+  key: string;
+  gvr: string;
+  namespace: string;
+  name: string;
+  /** Exact: a bigint when beyond the safe integer range. */
+  resourceversion: number | bigint;
+  value: string | null;
+}
+
+/** A selected row. */
+export type InspectRecord = MetaRecord | MetaV2Record;
+
+/** The columns each table needs (as in src/store/db.ts). */
+const REQUIRED_COLUMNS: Record<TableName, string[]> = {
+  meta: ["key", "type", "value"],
+  meta_v2: ["key", "groupversionresource", "namespace", "name", "resourceversion", "value"],
+};
+
+/** Names of the tables in the file, sorted. */
+export function listTables(sqlite: DatabaseSync): string[] {
+  const rows = sqlite.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name",
+  ).all() as { name: string }[];
+  return rows.map((r) => r.name);
+}
+
+/**
+ * Checks the tables inspect needs: at least one of `meta` and `meta_v2` (or `table`
+ * when given), each present one with its KubeEdge columns.
+ * @throws {DatabaseError} naming the path and what is missing
+ */
+export function checkTables(db: ReadOnlyDb, tables: string[], table?: TableName): void {
+  const present = (["meta", "meta_v2"] as TableName[]).filter((t) => tables.includes(t));
+  const found = tables.length ? `tables: ${tables.join(", ")}` : "no tables at all";
+  if (present.length === 0) {
+    throw new DatabaseError(
+      db.path,
+      `Cannot use database ${db.path}: it has neither table meta nor meta_v2 (${found})`,
+    );
+  }
+  if (table !== undefined && !present.includes(table)) {
+    throw new DatabaseError(
+      db.path,
+      `Cannot use database ${db.path}: it has no table ${table} (${found})`,
+    );
+  }
+  for (const t of present) {
+    const rows = db.sqlite.prepare("SELECT name FROM pragma_table_info(?)").all(t) as {
+      name: string;
+    }[];
+    const columns = new Set(rows.map((r) => r.name));
+    const missing = REQUIRED_COLUMNS[t].filter((c) => !columns.has(c));
+    if (missing.length > 0) {
+      throw new DatabaseError(
+        db.path,
+        `Cannot use database ${db.path}: table ${t} lacks column(s) ${missing.join(", ")} ` +
+          `(not a KubeEdge schema; found ${[...columns].join(", ")})`,
+      );
+    }
+  }
+}
+
+/** Text of a TEXT or BLOB cell; SQL NULL stays null. */
+function text(v: unknown): string | null {
+  if (v === null || v === undefined) return null;
+  if (v instanceof Uint8Array) return new TextDecoder().decode(v);
+  return String(v);
+}
+
+function integer(v: unknown): number | bigint {
+  if (typeof v === "bigint") {
+    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
+      ? Number(v)
+      : v;
+  }
+  if (typeof v === "number") return v;
+  return Number(v ?? 0);
+}
+
+/** SQL expression of a meta key's namespace: the text before the first `/`, else the key. */
+const META_NAMESPACE_SQL =
+  "(CASE WHEN instr(`key`, '/') > 0 THEN substr(`key`, 1, instr(`key`, '/') - 1) ELSE `key` END)";
+
+/**
+ * The WHERE clause and its parameters for `filters` on `table`.
+ * @throws {Error} when a filter does not apply to the table (callers check first)
+ */
+export function whereClause(
+  table: TableName,
+  filters: Filters,
+): { sql: string; params: string[] } {
+  const where: string[] = [];
+  const params: string[] = [];
+  if (filters.key !== undefined) {
+    where.push("`key` = ?");
+    params.push(filters.key);
+  }
+  if (filters.type !== undefined) {
+    if (table !== "meta") throw new Error("--type applies to table meta only");
+    where.push("`type` = ?");
+    params.push(filters.type);
+  }
+  if (filters.gvr !== undefined) {
+    if (table !== "meta_v2") throw new Error("--gvr applies to table meta_v2 only");
+    where.push("`groupversionresource` = ?");
+    params.push(filters.gvr);
+  }
+  if (filters.prefix !== undefined) {
+    // substr/length count characters on both sides; no LIKE, so % and _ are plain text.
+    where.push("substr(`key`, 1, length(?)) = ?");
+    params.push(filters.prefix, filters.prefix);
+  }
+  if (filters.namespace !== undefined) {
+    where.push(table === "meta" ? `${META_NAMESPACE_SQL} = ?` : "`namespace` = ?");
+    params.push(filters.namespace);
+  }
+  return { sql: where.length ? ` WHERE ${where.join(" AND ")}` : "", params };
+}
+
+/** Rows of `table` matching `filters`, ordered by key (bytewise, SQLite's BINARY order). */
+export function selectRows(
+  sqlite: DatabaseSync,
+  table: TableName,
+  filters: Filters,
+): InspectRecord[] {
+  const { sql, params } = whereClause(table, filters);
+  if (table === "meta") {
+    const st = sqlite.prepare(
+      "SELECT `key`, `type`, `value` FROM `meta`" + sql + " ORDER BY `key`",
+    );
+    return (st.all(...params) as Record<string, unknown>[]).map((r) => {
+      const key = text(r.key) ?? "";
+      return {
+        table: "meta",
+        key,
+        type: text(r.type) ?? "",
+        namespace: namespaceOf(key),
+        name: parseResource(key).id,
+        value: text(r.value),
+      };
+    });
+  }
+  const st = sqlite.prepare(
+    "SELECT `key`, `groupversionresource`, `namespace`, `name`, `resourceversion`, `value` " +
+      "FROM `meta_v2`" + sql + " ORDER BY `key`",
+  );
+  st.setReadBigInts(true);
+  return (st.all(...params) as Record<string, unknown>[]).map((r) => ({
+    table: "meta_v2",
+    key: text(r.key) ?? "",
+    gvr: text(r.groupversionresource) ?? "",
+    namespace: text(r.namespace) ?? "",
+    name: text(r.name) ?? "",
+    resourceversion: integer(r.resourceversion),
+    value: text(r.value),
+  }));
+}
+
+/** Row count of one table and per group (type or groupversionresource). */
+export interface TableCounts {
+  rows: number;
+  /** Sorted by group. */
+  groups: { group: string; rows: number }[];
+}
+
+/** The summary of a database file. */
+export interface Summary {
+  file: FileFacts;
+  /** `PRAGMA page_size` and `PRAGMA page_count` (the latter includes pages in the WAL). */
+  pageSize: number;
+  pageCount: number;
+  /** `wal` from the header, else what SQLite reports (`delete`). */
+  journalMode: string;
+  readMethod: ReadMethod;
+  tables: string[];
+  /** null when the table is absent. */
+  meta: TableCounts | null;
+  meta_v2: TableCounts | null;
+}
+
+function counts(sqlite: DatabaseSync, table: TableName, column: string): TableCounts {
+  const st: StatementSync = sqlite.prepare(
+    `SELECT \`${column}\` AS g, count(*) AS n FROM \`${table}\` GROUP BY \`${column}\` ORDER BY \`${column}\``,
+  );
+  const groups = (st.all() as { g: unknown; n: number }[]).map((r) => ({
+    group: text(r.g) ?? "",
+    rows: Number(r.n),
+  }));
+  return { rows: groups.reduce((a, g) => a + g.rows, 0), groups };
+}
+
+/** Reads the summary (inside the read transaction of `db`). */
+export function summarize(db: ReadOnlyDb, tables: string[]): Summary {
+  const pragma = (name: string) => {
+    const row = db.sqlite.prepare(`PRAGMA ${name}`).get() as Record<string, unknown>;
+    return row[name];
+  };
+  return {
+    file: db.facts,
+    pageSize: Number(pragma("page_size")),
+    pageCount: Number(pragma("page_count")),
+    journalMode: db.facts.wal ? "wal" : String(pragma("journal_mode")),
+    readMethod: db.method,
+    tables,
+    meta: tables.includes("meta") ? counts(db.sqlite, "meta", "type") : null,
+    meta_v2: tables.includes("meta_v2")
+      ? counts(db.sqlite, "meta_v2", "groupversionresource")
+      : null,
+  };
+}
+
+/**
+ * The database dump (src/store/dump.ts) of an inspected file. dumpDatabase only uses
+ * `tables()` and `sqlite.prepare(...).all()`; its statements are given exact integers
+ * here (node:sqlite refuses integers beyond 2^53 otherwise), as numbers when safe.
+ */
+export function dump(db: ReadOnlyDb): Dump {
+  const real = db.sqlite;
+  const adapter = {
+    tables: () => listTables(real),
+    sqlite: {
+      prepare(sql: string) {
+        const st = real.prepare(sql);
+        st.setReadBigInts(true);
+        return {
+          all: (...params: never[]) =>
+            (st.all(...params) as Record<string, unknown>[]).map((row) => {
+              const out: Record<string, unknown> = {};
+              for (const [k, v] of Object.entries(row)) out[k] = fixCell(v);
+              return out;
+            }),
+        };
+      },
+    },
+  };
+  return dumpDatabase(adapter as unknown as Database);
+}
+
+function fixCell(v: unknown): unknown {
+  if (typeof v === "bigint") return integer(v);
+  if (v instanceof Uint8Array) return text(v);
+  return v;
+}

@@ -1,0 +1,241 @@
+/**
+ * The MetaServer HTTP handler: a read-only, kubectl-compatible Kubernetes API over
+ * `meta_v2` (spec/metaserver.md), plus discovery so that a stock kubectl can use it.
+ *
+ * | request | answer |
+ * | --- | --- |
+ * | `GET /version`, `/api`, `/api/v1`, `/apis`, `/apis/{g}`, `/apis/{g}/{v}` | discovery documents |
+ * | `GET .../{resource}/{name}` (also `.../status`) | the stored object, or 404 Status |
+ * | `GET .../{resource}` | `<Kind>List`, `metadata.resourceVersion` = hub revision; `labelSelector`, `fieldSelector` |
+ * | `GET .../{resource}?watch=true` (or `/watch/...`) | chunked stream of JSON events, one per line |
+ * | POST, PUT, PATCH, DELETE | 405 MethodNotAllowed (read-only) |
+ * | unknown path or resource | 404 NotFound Status |
+ * | bad selector, resourceVersion, timeoutSeconds | 400 BadRequest Status |
+ * | Accept without JSON, YAML or a wildcard (e.g. protobuf only) | 406 NotAcceptable |
+ *
+ * @module
+ */
+
+import type { Logger } from "../logger.ts";
+import type { MetaV2Dao } from "../store/meta_v2.ts";
+import { discoveryDocument } from "./discovery.ts";
+import { getObject, listObjects, parseSelection } from "./read.ts";
+import {
+  type Body,
+  encodeDocument,
+  encodeList,
+  encodeObject,
+  negotiate,
+  type Representation,
+  SUPPORTED_MEDIA_TYPES,
+  type TableConverter,
+} from "./representation.ts";
+import { parseRequestInfo, queryBool, type RequestInfo, RequestInfoError } from "./request_info.ts";
+import { groupVersion, lookupResource, type ResourceInfo, storedGvr } from "./resources.ts";
+import { SelectorError } from "./selectors.ts";
+import {
+  badRequest,
+  internalError,
+  methodNotAllowed,
+  notAcceptable,
+  notFound,
+  pathNotFound,
+  type Status,
+} from "./status.ts";
+import { eventLine, type WatchHub } from "./watch.ts";
+
+/** Options of {@link createMetaServerHandler}. */
+export interface MetaServerOptions {
+  /** Table `meta_v2`. */
+  store: MetaV2Dao;
+  /** Committed changes for watches; its revision is the lists' resourceVersion. */
+  hub: WatchHub;
+  logger?: Logger;
+  /** Server-side Table output (kubectl columns); without it Tables are not offered. */
+  tables?: TableConverter;
+  /** `serverAddress` reported by `GET /api` (default: the request's Host header). */
+  serverAddress?: string;
+}
+
+/** Verbs that would change something: the MetaServer is read-only. */
+const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
+/** Subresources served (they read the object itself, as KubeEdge does). */
+const READABLE_SUBRESOURCES = new Set(["", "status"]);
+
+function respond(b: Body, status = 200, extra: Record<string, string> = {}): Response {
+  return new Response(b.body, {
+    status,
+    headers: { "content-type": b.contentType, "x-content-type-options": "nosniff", ...extra },
+  });
+}
+
+/** A Status error in the representation the client accepts (JSON when none). */
+function statusResponse(s: Status, req: Request, extra: Record<string, string> = {}): Response {
+  const rep = negotiate(req.headers.get("accept"), { yaml: true, table: false }) ??
+    { type: "json" };
+  return respond(encodeDocument(s, rep), s.code, extra);
+}
+
+/** A non-negative integer query parameter; undefined when absent. */
+function uintParam(query: URLSearchParams, name: string): bigint | undefined {
+  const v = query.get(name);
+  if (v === null || v === "") return undefined;
+  if (!/^\d+$/.test(v)) throw new SelectorError(`${name}: Invalid value: ${JSON.stringify(v)}`);
+  return BigInt(v);
+}
+
+/** What a resource request reads: the resource, its namespace ("" = all) and name. */
+interface Target {
+  resource: ResourceInfo;
+  namespace: string;
+  name: string;
+}
+
+/** The request handler of the MetaServer. */
+export function createMetaServerHandler(
+  options: MetaServerOptions,
+): (req: Request) => Response | Promise<Response> {
+  const { store, hub, logger, tables } = options;
+
+  function nonResource(req: Request, info: RequestInfo): Response {
+    const host = options.serverAddress ?? req.headers.get("host") ?? "";
+    const doc = discoveryDocument(info.path, host);
+    if (doc === undefined) return statusResponse(pathNotFound(), req);
+    if (req.method !== "GET" && req.method !== "HEAD") {
+      return statusResponse(methodNotAllowed(), req, { allow: "GET, HEAD" });
+    }
+    const rep = negotiate(req.headers.get("accept"), { yaml: true, table: false });
+    if (!rep) return statusResponse(notAcceptable(SUPPORTED_MEDIA_TYPES), req);
+    return respond(encodeDocument(doc, rep));
+  }
+
+  /** Resolves the resource and scope of a resource request, or the error response. */
+  function target(req: Request, info: RequestInfo): Target | Response {
+    const resource = lookupResource(info.apiGroup, info.apiVersion, info.resource);
+    if (!resource || info.parts.length > 3 || !READABLE_SUBRESOURCES.has(info.subresource)) {
+      return statusResponse(pathNotFound(), req);
+    }
+    let namespace = "";
+    if (resource.namespaced) {
+      if (info.namespacePrefix) namespace = info.namespace;
+      else if (info.parts.length > 1) return statusResponse(pathNotFound(), req); // /api/v1/pods/x
+    } else if (info.namespacePrefix) {
+      return statusResponse(pathNotFound(), req); // /api/v1/namespaces/x/nodes
+    }
+    if (WRITE_VERBS.has(info.verb) || !["get", "list", "watch"].includes(info.verb)) {
+      const t = { group: resource.group, resource: resource.resource, name: info.name };
+      return statusResponse(methodNotAllowed(t), req, { allow: "GET, HEAD" });
+    }
+    return { resource, namespace, name: info.name };
+  }
+
+  function get(req: Request, t: Target, rep: Representation): Response {
+    const item = getObject(store, t.resource, t.namespace, t.name);
+    if (!item) {
+      return statusResponse(
+        notFound({ group: t.resource.group, resource: t.resource.resource, name: t.name }),
+        req,
+      );
+    }
+    return respond(encodeObject(item, t.resource, rep, tables));
+  }
+
+  function list(req: Request, url: URL, t: Target, rep: Representation): Response {
+    const selection = parseSelection(url.searchParams, t.resource);
+    const items = listObjects(store, t.resource, t.namespace, t.name, selection);
+    const resourceVersion = hub.revision.toString();
+    return respond(encodeList({ resource: t.resource, resourceVersion, items }, rep, tables));
+  }
+
+  function watch(req: Request, url: URL, t: Target): Response {
+    const query = url.searchParams;
+    // Tables for watch events come with the table converter follow-up; JSON until then.
+    const rep = negotiate(req.headers.get("accept"), { yaml: false, table: false });
+    if (!rep) return statusResponse(notAcceptable(["application/json"]), req);
+    const selection = parseSelection(query, t.resource);
+    const rv = query.get("resourceVersion") ?? "";
+    if (rv !== "" && !/^\d+$/.test(rv)) {
+      return statusResponse(
+        badRequest(`resourceVersion: Invalid value: ${JSON.stringify(rv)}: must be an integer`),
+        req,
+      );
+    }
+    const timeout = uintParam(query, "timeoutSeconds");
+    const headers = {
+      "content-type": "application/json",
+      "cache-control": "no-cache, private",
+      "x-content-type-options": "nosniff",
+    };
+    if (req.method === "HEAD") return new Response(null, { status: 200, headers });
+    const initialEvents = queryBool(query, "sendInitialEvents") || rv === "" || rv === "0";
+    const gvr = storedGvr(t.resource);
+    // The initial read and the registration happen in one synchronous turn: no committed
+    // change can fall between them.
+    const initial = initialEvents
+      ? listObjects(store, t.resource, t.namespace, t.name, selection)
+      : undefined;
+    let afterInitial: string | undefined;
+    if (queryBool(query, "sendInitialEvents") && queryBool(query, "allowWatchBookmarks")) {
+      const bookmark = {
+        apiVersion: groupVersion(t.resource.group, t.resource.version),
+        kind: t.resource.kind,
+        metadata: {
+          annotations: { "k8s.io/initial-events-end": "true" },
+          resourceVersion: hub.revision.toString(),
+        },
+      };
+      afterInitial = eventLine("BOOKMARK", JSON.stringify(bookmark));
+    }
+    const watcher = hub.watch({
+      gvr,
+      namespace: t.namespace,
+      name: t.name,
+      selection,
+      since: initialEvents ? undefined : BigInt(rv),
+      initial,
+      afterInitial,
+      timeoutSeconds: timeout === undefined || timeout === 0n ? undefined : Number(timeout),
+    });
+    if (req.signal.aborted) watcher.end("client went away");
+    else {req.signal.addEventListener("abort", () => watcher.end("client went away"), {
+        once: true,
+      });}
+    return new Response(watcher.stream, { status: 200, headers });
+  }
+
+  function handle(req: Request): Response {
+    const url = new URL(req.url);
+    let info: RequestInfo;
+    try {
+      info = parseRequestInfo(req.method, url);
+    } catch (e) {
+      if (e instanceof RequestInfoError) return statusResponse(pathNotFound(), req);
+      throw e;
+    }
+    if (!info.isResourceRequest) return nonResource(req, info);
+    const t = target(req, info);
+    if (t instanceof Response) return t;
+    try {
+      if (info.verb === "watch") return watch(req, url, t);
+      const rep = negotiate(req.headers.get("accept"), { yaml: true, table: tables !== undefined });
+      if (!rep) return statusResponse(notAcceptable(SUPPORTED_MEDIA_TYPES), req);
+      return info.verb === "get" ? get(req, t, rep) : list(req, url, t, rep);
+    } catch (e) {
+      if (e instanceof SelectorError) return statusResponse(badRequest(e.message), req);
+      throw e;
+    }
+  }
+
+  return (req: Request): Response => {
+    try {
+      return handle(req);
+    } catch (e) {
+      logger?.error("metaserver request failed", {
+        method: req.method,
+        url: req.url,
+        error: String(e),
+      });
+      return statusResponse(internalError(String((e as Error)?.message ?? e)), req);
+    }
+  };
+}

@@ -1,0 +1,162 @@
+/**
+ * Go `encoding/json` compatibility of src/beehive/go_json.ts (spec/message.md §1.2):
+ * sorted keys at every level, HTML escaping, int64 integers kept exactly, float64 text.
+ */
+import assert from "node:assert/strict";
+import {
+  escapeHtml,
+  goMarshal,
+  goString,
+  parseJsonExact,
+  RawNumber,
+} from "../src/beehive/go_json.ts";
+
+/** What Go's json.Marshal prints for `text` decoded the unstructured way. */
+function roundTrip(text: string): string {
+  return goMarshal(parseJsonExact(text));
+}
+
+Deno.test("goMarshal: sorts object keys at every nesting level", () => {
+  const value = {
+    z: 1,
+    a: { y: [{ d: 1, c: 2 }, { b: { q: 1, p: 2 } }], x: null },
+    m: [3, 2, 1],
+  };
+  assert.equal(
+    goMarshal(value),
+    '{"a":{"x":null,"y":[{"c":2,"d":1},{"b":{"p":2,"q":1}}]},"m":[3,2,1],"z":1}',
+  );
+});
+
+Deno.test("goMarshal: key order is byte order (upper case before lower, prefix first)", () => {
+  assert.equal(
+    goMarshal({ b: 1, a_: 2, a: 3, B: 4, "": 5, "1": 6, "é": 7, z: 8 }),
+    '{"":5,"1":6,"B":4,"a":3,"a_":2,"b":1,"z":8,"é":7}',
+  );
+});
+
+Deno.test({
+  name: "goMarshal: keys outside the BMP sort by UTF-8 bytes like Go",
+  fn() {
+    assert.equal(goMarshal({ "\u{1F600}": 2, "\uFF01": 1 }), '{"\uFF01":1,"\u{1F600}":2}');
+  },
+});
+
+Deno.test("goMarshal: escapes < > & U+2028 U+2029 in strings and in keys", () => {
+  assert.equal(
+    goMarshal({ "<k>": "a<b>&c\u2028d\u2029e" }),
+    '{"\\u003ck\\u003e":"a\\u003cb\\u003e\\u0026c\\u2028d\\u2029e"}',
+  );
+  assert.equal(goMarshal("<script>"), '"\\u003cscript\\u003e"');
+  assert.equal(goMarshal(["&amp;"]), '["\\u0026amp;"]');
+});
+
+Deno.test("goMarshal: a backslash before an escaped character stays a backslash", () => {
+  const text = goMarshal({ s: "\\<" });
+  assert.equal(text, '{"s":"\\\\\\u003c"}');
+  assert.deepEqual(JSON.parse(text), { s: "\\<" });
+});
+
+Deno.test("goMarshal: quotes, newlines and control characters like Go", () => {
+  assert.equal(goMarshal('a"b\\c\nd\te\r\u0001\u001f'), '"a\\"b\\\\c\\nd\\te\\r\\u0001\\u001f"');
+  // Non-ASCII text is written as UTF-8, not escaped.
+  assert.equal(goMarshal("héllo 世界"), '"héllo 世界"');
+});
+
+Deno.test({
+  name: "goMarshal: \\b and \\f are written as \\u0008 and \\u000c (Go before 1.22)",
+  fn() {
+    assert.equal(goMarshal("a\bb\fc"), '"a\\u0008b\\u000cc"');
+    assert.equal(goString("\f"), '"\\u000c"');
+  },
+});
+
+Deno.test("goString and escapeHtml", () => {
+  assert.equal(goString("a<b"), '"a\\u003cb"');
+  assert.equal(goString("OK"), '"OK"');
+  assert.equal(goString(""), '""');
+  assert.equal(escapeHtml('{"a":"<&>"}'), '{"a":"\\u003c\\u0026\\u003e"}');
+  assert.equal(escapeHtml('{"a":1}'), '{"a":1}');
+});
+
+Deno.test("goMarshal: scalars, null, empty containers", () => {
+  assert.equal(goMarshal(null), "null");
+  assert.equal(goMarshal(true), "true");
+  assert.equal(goMarshal(false), "false");
+  assert.equal(goMarshal(0), "0");
+  assert.equal(goMarshal(-42), "-42");
+  assert.equal(goMarshal([]), "[]");
+  assert.equal(goMarshal({}), "{}");
+  assert.equal(goMarshal([null, {}, []]), "[null,{},[]]");
+});
+
+Deno.test("parseJsonExact: integers beyond 2^53 that fit in int64 keep every digit", () => {
+  const v = parseJsonExact("9007199254740993");
+  assert.ok(v instanceof RawNumber);
+  assert.equal((v as RawNumber).text, "9007199254740993");
+  assert.equal(roundTrip("9007199254740993"), "9007199254740993");
+  assert.equal(roundTrip("-9007199254740993"), "-9007199254740993");
+  assert.equal(roundTrip("9223372036854775807"), "9223372036854775807");
+  assert.equal(roundTrip("-9223372036854775808"), "-9223372036854775808");
+  // A plain JSON.parse would have printed 9007199254740992.
+  assert.equal(goMarshal(JSON.parse("9007199254740993")), "9007199254740992");
+});
+
+Deno.test("parseJsonExact: exact integers inside nested objects and arrays", () => {
+  const text = '{"b":[9007199254740993,{"z":1,"a":-9223372036854775808}],"a":1.5,"c":12}';
+  const v = parseJsonExact(text) as Record<string, unknown>;
+  assert.equal(v.c, 12);
+  assert.equal(v.a, 1.5);
+  const b = v.b as unknown[];
+  assert.ok(b[0] instanceof RawNumber);
+  assert.equal(
+    goMarshal(v),
+    '{"a":1.5,"b":[9007199254740993,{"a":-9223372036854775808,"z":1}],"c":12}',
+  );
+});
+
+Deno.test("parseJsonExact: safe integers stay numbers, digit strings stay strings", () => {
+  assert.deepEqual(parseJsonExact('{"a":1,"b":[2,3]}'), { a: 1, b: [2, 3] });
+  assert.deepEqual(parseJsonExact('{"s":"12345678901234567890"}'), {
+    s: "12345678901234567890",
+  });
+  assert.equal(roundTrip('{"s":"12345678901234567890"}'), '{"s":"12345678901234567890"}');
+  assert.equal(parseJsonExact("9007199254740991"), 9007199254740991);
+});
+
+Deno.test("integers beyond int64 become float64 text like Go", () => {
+  assert.equal(roundTrip("12345678901234567890"), "12345678901234567000");
+  assert.equal(roundTrip("9223372036854775808"), "9223372036854776000");
+  assert.equal(roundTrip("-9223372036854775809"), "-9223372036854776000");
+  assert.equal(roundTrip("[18446744073709551616]"), "[18446744073709552000]");
+  assert.equal(roundTrip("1000000000000000000000"), "1e+21");
+  assert.equal(typeof parseJsonExact("12345678901234567890"), "number");
+});
+
+Deno.test("floats are printed in Go's float64 form", () => {
+  assert.equal(goMarshal(1e21), "1e+21");
+  assert.equal(goMarshal(1.5e21), "1.5e+21");
+  assert.equal(goMarshal(1e20), "100000000000000000000");
+  assert.equal(goMarshal(1e-7), "1e-7");
+  assert.equal(goMarshal(-2.5e-10), "-2.5e-10");
+  assert.equal(goMarshal(0.000001), "0.000001");
+  assert.equal(goMarshal(0.1), "0.1");
+  assert.equal(goMarshal(1.5), "1.5");
+  assert.equal(goMarshal(1e100), "1e+100");
+  assert.equal(roundTrip("1.0"), "1");
+  assert.equal(roundTrip("1E2"), "100");
+  assert.equal(roundTrip("2.50"), "2.5");
+  assert.equal(roundTrip("0.0000001"), "1e-7");
+  assert.equal(roundTrip("123456789012345678.5"), "123456789012345680");
+  // A float literal is a float even with 16+ digits (no RawNumber).
+  assert.equal(roundTrip("9007199254740993.0"), "9007199254740992");
+});
+
+Deno.test("goMarshal: RawNumber is written verbatim", () => {
+  assert.equal(goMarshal({ n: new RawNumber("123456789012345678") }), '{"n":123456789012345678}');
+});
+
+Deno.test("parseJsonExact: invalid JSON throws", () => {
+  assert.throws(() => parseJsonExact("{"), SyntaxError);
+  assert.throws(() => parseJsonExact("[12345678901234567890,"), SyntaxError);
+});
