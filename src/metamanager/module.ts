@@ -30,35 +30,60 @@ export interface MetaManagerLoopOptions {
   onCommit?: (seconds: number, messages: number) => void;
 }
 
-/** Processes messages until `signal` aborts; the batch in hand is finished first. */
+/** Resolves when `signal` aborts. */
+function aborted(signal: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+}
+
+/**
+ * Processes messages until `signal` aborts. Then it stops waiting for new messages but
+ * still processes every message already queued (a pending CSI relay to edged is abandoned:
+ * the cloud did not get its answer and will resend), so nothing received is left behind.
+ */
 export async function runMetaManagerLoop(
   options: MetaManagerLoopOptions,
   signal: AbortSignal,
 ): Promise<void> {
   const { mm, store, logger } = options;
   const maxBatch = options.maxBatch ?? 512;
-  while (!signal.aborted) {
-    let first: Message;
-    try {
-      first = await options.receive(signal);
-    } catch (e) {
-      if (signal.aborted) break;
-      logger.warn("metaManager receive failed", { error: String(e) });
-      await new Promise((r) => setTimeout(r, 10));
-      continue;
+  const stop = aborted(signal);
+  for (;;) {
+    const batch: Message[] = [];
+    if (!signal.aborted) {
+      try {
+        batch.push(await options.receive(signal));
+      } catch (e) {
+        if (!signal.aborted) {
+          logger.warn("metaManager receive failed", { error: String(e) });
+          await new Promise((r) => setTimeout(r, 10));
+        }
+        continue;
+      }
     }
-    const batch = [first];
     while (batch.length < maxBatch) {
       const m = options.tryReceive();
       if (m === undefined) break;
       batch.push(m);
     }
+    if (batch.length === 0) break; // stopped and drained
     options.onReceived?.(batch);
     let i = 0;
     while (i < batch.length) {
       if (VOLUME_OPERATIONS.has(batch[i].route.operation)) {
-        await mm.handle(batch[i]); // relays to edged and waits, as upstream
-        options.onProcessed?.(batch[i++]);
+        const msg = batch[i++];
+        if (signal.aborted) {
+          logger.warn("volume operation not relayed: shutting down", { msg_id: msg.header.msgId });
+          continue;
+        }
+        // Relays to edged and waits (up to 60 s, as upstream), unless shutdown comes first.
+        const relay = Promise.resolve(mm.handle(msg)).catch((e) =>
+          logger.error("volume operation failed", { error: String(e) })
+        );
+        await Promise.race([relay, stop]);
+        options.onProcessed?.(msg);
         continue;
       }
       const started = performance.now();
