@@ -37,7 +37,9 @@ export function buildProgram(): Command {
 /** Runs the CLI and returns the exit code. */
 export async function main(args: string[]): Promise<number> {
   const program = buildProgram();
-  const debug = args.includes("debug");
+  const at = args.indexOf("--log-level");
+  const debug = (at >= 0 && args[at + 1] === "debug") || args.includes("--log-level=debug") ||
+    Deno.env.get("EDGECORE_META_LOG_LEVEL") === "debug";
   try {
     await program.parseAsync(args, { from: "user" });
     return 0;

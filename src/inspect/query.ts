@@ -10,6 +10,7 @@ import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { DatabaseError } from "../store/db.ts";
 import type { Database } from "../store/db.ts";
 import { type Dump, dumpDatabase } from "../store/dump.ts";
+import { fromStoredVersion } from "../store/meta_v2.ts";
 import { namespaceOf, parseResource } from "../metamanager/resource.ts";
 import type { FileFacts, ReadMethod, ReadOnlyDb } from "./open.ts";
 
@@ -116,12 +117,7 @@ function text(v: unknown): string | null {
 }
 
 function integer(v: unknown): number | bigint {
-  if (typeof v === "bigint") {
-    return v >= BigInt(Number.MIN_SAFE_INTEGER) && v <= BigInt(Number.MAX_SAFE_INTEGER)
-      ? Number(v)
-      : v;
-  }
-  if (typeof v === "number") return v;
+  if (typeof v === "bigint" || typeof v === "number") return fromStoredVersion(v);
   return Number(v ?? 0);
 }
 
@@ -257,35 +253,11 @@ export function summarize(db: ReadOnlyDb, tables: string[]): Summary {
   };
 }
 
-/**
- * The database dump (src/store/dump.ts) of an inspected file. dumpDatabase only uses
- * `tables()` and `sqlite.prepare(...).all()`; its statements are given exact integers
- * here (node:sqlite refuses integers beyond 2^53 otherwise), as numbers when safe.
- */
+/** The database dump (src/store/dump.ts) of an inspected file. */
 export function dump(db: ReadOnlyDb): Dump {
-  const real = db.sqlite;
-  const adapter = {
-    tables: () => listTables(real),
-    sqlite: {
-      prepare(sql: string) {
-        const st = real.prepare(sql);
-        st.setReadBigInts(true);
-        return {
-          all: (...params: never[]) =>
-            (st.all(...params) as Record<string, unknown>[]).map((row) => {
-              const out: Record<string, unknown> = {};
-              for (const [k, v] of Object.entries(row)) out[k] = fixCell(v);
-              return out;
-            }),
-        };
-      },
-    },
+  const view: Pick<Database, "tables" | "sqlite"> = {
+    tables: () => listTables(db.sqlite),
+    sqlite: db.sqlite,
   };
-  return dumpDatabase(adapter as unknown as Database);
-}
-
-function fixCell(v: unknown): unknown {
-  if (typeof v === "bigint") return integer(v);
-  if (v instanceof Uint8Array) return text(v);
-  return v;
+  return dumpDatabase(view);
 }

@@ -6,6 +6,7 @@
  */
 
 import { stringify as yamlStringify } from "yaml";
+import type { Dump } from "../store/dump.ts";
 import type { InspectRecord, Summary, TableCounts, TableName } from "./query.ts";
 
 /** Output formats. */
@@ -165,12 +166,22 @@ export function cell(value: string, max = MAX_CELL): string {
  * three spaces, the last column unpadded, no trailing spaces.
  */
 export function formatTable(headers: string[], rows: string[][]): string {
-  const all = [headers, ...rows];
-  const widths = headers.map((_, i) => Math.max(...all.map((r) => [...(r[i] ?? "")].length)));
-  return all.map((r) =>
-    r.map((c, i) => i === r.length - 1 ? c : c + " ".repeat(widths[i] - [...c].length + PADDING))
-      .join("").trimEnd()
-  ).join("\n") + "\n";
+  return [...formatTableLines(headers, rows)].join("");
+}
+
+/** {@link formatTable} one line at a time. */
+export function* formatTableLines(headers: string[], rows: string[][]): Generator<string> {
+  const width = (c: string) => [...c].length;
+  const widths = headers.map(width);
+  for (const r of rows) {
+    for (let i = 0; i < widths.length; i++) widths[i] = Math.max(widths[i], width(r[i] ?? ""));
+  }
+  for (const r of [headers, ...rows]) {
+    const line = r.map((c, i) =>
+      i === r.length - 1 ? c : c + " ".repeat(widths[i] - width(c) + PADDING)
+    ).join("");
+    yield line.trimEnd() + "\n";
+  }
 }
 
 /** Column headers and cells of rows for `-o table`. */
@@ -209,26 +220,66 @@ function orNone(s: string): string {
 // ---------------------------------------------------------------------------------------
 // Renderers
 
-/** Rows in `format` (table, json, ndjson or yaml); "" when there is nothing to print. */
-export function renderRows(
+/** Indents every line of `text` (JSON text: strings hold no raw line breaks). */
+function indent(text: string, by: string): string {
+  return by + text.replaceAll("\n", "\n" + by);
+}
+
+/**
+ * JSON text of an array, one element at a time: the same text as
+ * `JSON.stringify(items, null, 2)` (with exact bigints), never one string for all of it.
+ */
+function* jsonArray(items: Iterable<unknown>, by: string): Generator<string> {
+  let first = true;
+  for (const item of items) {
+    yield (first ? "[\n" : ",\n") + indent(toJson(item, 2), by + "  ");
+    first = false;
+  }
+  yield first ? "[]" : "\n" + by + "]";
+}
+
+/**
+ * Rows in `format` (table, json, ndjson or yaml), as chunks of text (a large database
+ * never becomes one string); nothing for a table without rows.
+ */
+export function* renderRows(
   format: Exclude<OutputFormat, "dump">,
   table: TableName,
   records: InspectRecord[],
   now: number,
-): string {
+): Generator<string> {
   switch (format) {
     case "table": {
-      if (records.length === 0) return "";
+      if (records.length === 0) return;
       const { headers, rows } = rowsTable(table, records, now);
-      return formatTable(headers, rows);
+      yield* formatTableLines(headers, rows);
+      return;
     }
     case "json":
-      return toJson(records.map(outputRecord), 2) + "\n";
+      yield* jsonArray(records.map(outputRecord), "");
+      yield "\n";
+      return;
     case "ndjson":
-      return records.map((r) => toJson(outputRecord(r)) + "\n").join("");
+      for (const r of records) yield toJson(outputRecord(r)) + "\n";
+      return;
     case "yaml":
-      return toYaml(records.map(outputRecord));
+      if (records.length === 0) yield "[]\n";
+      // A block sequence is the concatenation of its one-item sequences.
+      for (const r of records) yield toYaml([outputRecord(r)]);
+      return;
   }
+}
+
+/**
+ * The database dump as chunks: the same text as `dumpJson` of src/store/dump.ts
+ * (`JSON.stringify(dump, null, 2)` and a newline).
+ */
+export function* renderDump(dump: Dump): Generator<string> {
+  yield '{\n  "meta": ';
+  yield* jsonArray(dump.meta, "  ");
+  yield ',\n  "meta_v2": ';
+  yield* jsonArray(dump.meta_v2, "  ");
+  yield "\n}\n";
 }
 
 function countsObject(c: TableCounts | null, groupKey: string): unknown {

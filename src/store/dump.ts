@@ -22,7 +22,7 @@ function bytewise(a: { key: string }, b: { key: string }): number {
 }
 
 /** Reads both tables (a table that does not exist dumps as empty). */
-export function dumpDatabase(db: Database): Dump {
+export function dumpDatabase(db: Pick<Database, "tables" | "sqlite">): Dump {
   const tables = new Set(db.tables());
   const meta = tables.has("meta")
     ? (db.sqlite.prepare("SELECT `key`, `type`, `value` FROM `meta`").all() as unknown as MetaRow[])
@@ -52,6 +52,6 @@ export function dumpDatabase(db: Database): Dump {
 }
 
 /** The dump as JSON text (two-space indentation, trailing newline). */
-export function dumpJson(db: Database): string {
+export function dumpJson(db: Pick<Database, "tables" | "sqlite">): string {
   return JSON.stringify(dumpDatabase(db), null, 2) + "\n";
 }
