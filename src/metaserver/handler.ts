@@ -31,7 +31,13 @@ import {
   type TableConverter,
 } from "./representation.ts";
 import { parseRequestInfo, queryBool, type RequestInfo, RequestInfoError } from "./request_info.ts";
-import { groupVersion, lookupResource, type ResourceInfo, storedGvr } from "./resources.ts";
+import {
+  groupVersion,
+  lookupResource,
+  READ_VERBS,
+  type ResourceInfo,
+  storedGvr,
+} from "./resources.ts";
 import { SelectorError } from "./selectors.ts";
 import {
   badRequest,
@@ -57,8 +63,6 @@ export interface MetaServerOptions {
   serverAddress?: string;
 }
 
-/** Verbs that would change something: the MetaServer is read-only. */
-const WRITE_VERBS = new Set(["create", "update", "patch", "delete", "deletecollection"]);
 /** Subresources served (they read the object itself, as KubeEdge does). */
 const READABLE_SUBRESOURCES = new Set(["", "status"]);
 
@@ -122,7 +126,8 @@ export function createMetaServerHandler(
     } else if (info.namespacePrefix) {
       return statusResponse(pathNotFound(), req); // /api/v1/namespaces/x/nodes
     }
-    if (WRITE_VERBS.has(info.verb) || !["get", "list", "watch"].includes(info.verb)) {
+    if (!READ_VERBS.includes(info.verb)) {
+      // create, update, patch, delete, deletecollection, proxy, unknown methods: read-only
       const t = { group: resource.group, resource: resource.resource, name: info.name };
       return statusResponse(methodNotAllowed(t), req, { allow: "GET, HEAD" });
     }
@@ -140,7 +145,7 @@ export function createMetaServerHandler(
     return respond(encodeObject(item, t.resource, rep, tables));
   }
 
-  function list(req: Request, url: URL, t: Target, rep: Representation): Response {
+  function list(url: URL, t: Target, rep: Representation): Response {
     const selection = parseSelection(url.searchParams, t.resource);
     const items = listObjects(store, t.resource, t.namespace, t.name, selection);
     const resourceVersion = hub.revision.toString();
@@ -196,10 +201,6 @@ export function createMetaServerHandler(
       afterInitial,
       timeoutSeconds: timeout === undefined || timeout === 0n ? undefined : Number(timeout),
     });
-    if (req.signal.aborted) watcher.end("client went away");
-    else {req.signal.addEventListener("abort", () => watcher.end("client went away"), {
-        once: true,
-      });}
     return new Response(watcher.stream, { status: 200, headers });
   }
 
@@ -219,7 +220,7 @@ export function createMetaServerHandler(
       if (info.verb === "watch") return watch(req, url, t);
       const rep = negotiate(req.headers.get("accept"), { yaml: true, table: tables !== undefined });
       if (!rep) return statusResponse(notAcceptable(SUPPORTED_MEDIA_TYPES), req);
-      return info.verb === "get" ? get(req, t, rep) : list(req, url, t, rep);
+      return info.verb === "get" ? get(req, t, rep) : list(url, t, rep);
     } catch (e) {
       if (e instanceof SelectorError) return statusResponse(badRequest(e.message), req);
       throw e;

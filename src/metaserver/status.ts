@@ -55,7 +55,8 @@ export interface Target {
 }
 
 function details(t: Target): StatusDetails {
-  const d: StatusDetails = { name: t.name };
+  const d: StatusDetails = {};
+  if (t.name !== "") d.name = t.name;
   if (t.group !== "") d.group = t.group;
   d.kind = t.resource;
   return d;

@@ -154,7 +154,8 @@ export class Watcher {
       cancel: () => this.end("client went away"),
     }, { highWaterMark: 0 });
     const seconds = spec.timeoutSeconds ?? 1800 * (1 + Math.random());
-    this.#timer = setTimeout(() => this.end("timeout"), seconds * 1000);
+    // timers cannot exceed 2^31-1 ms (about 24.8 days)
+    this.#timer = setTimeout(() => this.end("timeout"), Math.min(seconds * 1000, 2 ** 31 - 1));
   }
 
   /** Events queued and not yet taken by the client. */
@@ -391,10 +392,26 @@ export class WatchHub {
       for (const item of spec.initial ?? []) first.push(eventLine("ADDED", item.json));
       if (spec.afterInitial !== undefined) first.push(spec.afterInitial);
     }
-    const w = new Watcher(spec, this.#buffer, first, (x) => this.#watchers.delete(x));
+    const w = new Watcher(spec, this.#buffer, first, (x) => {
+      this.#watchers.delete(x);
+      this.#log?.debug("metaserver watch closed", {
+        gvr: x.spec.gvr,
+        reason: x.endReason,
+        watches: this.#watchers.size,
+      });
+    });
     if (tooOld) w.fail(tooOld, "too old");
     else if (this.#closed) w.end("shutting down");
-    else this.#watchers.add(w);
+    else {
+      this.#watchers.add(w);
+      this.#log?.debug("metaserver watch opened", {
+        gvr: spec.gvr,
+        namespace: spec.namespace,
+        since: spec.since?.toString() ?? "now",
+        replayed: first.length,
+        watches: this.#watchers.size,
+      });
+    }
     return w;
   }
 
