@@ -635,21 +635,8 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
-// BUG (src/serve/service.ts shutdown + src/bridge/websocket.ts): frames that a client has
-// completely sent before the signal (its WebSocket bufferedAmount is 0, so they are in
-// serve's socket buffer) are silently lost. shutdown() first calls bridge.closeAll(), which
-// closes every module socket; a server-side Deno WebSocket that receives a data frame
-// while CLOSING drops the frame and closes at once (close code 1005), so the frames still
-// in the buffer never reach the bridge, the journal or the MetaManager, and are not acked.
-// Observed: 2000 inserts sent and flushed, then SIGTERM: exit 0, "stopped", but only
-// ~480 of the 2000 rows committed (exactly those acked), in 8 of 8 runs; a single insert
-// sent just before the signal was lost in ~20% of runs. Expected (README: "finishes queued
-// work, commits"): every frame sent before the signal is processed and committed, i.e.
-// stop reading new connections, keep reading the open sockets until they are drained,
-// then close them. Remove `ignore` once fixed.
 Deno.test({
   name: "serve e2e: frames already sent when the signal arrives are committed",
-  ignore: true,
   fn: async () => {
     await withFixture(async (t) => {
       const serve = await t.serve();
@@ -663,24 +650,17 @@ Deno.test({
       assert.equal(exit.code, 0, exit.stderr);
       const keys = committedKeys(t.path("e.db"));
       const missing = [...Array(burst).keys()].filter((i) => !keys.has(`default/pod/b-${i}`));
-      assert.equal(missing.length, 0, `${missing.length} of ${burst} sent frames not committed`);
+      assert.equal(
+        missing.length,
+        0,
+        `${missing.length} of ${burst} sent frames not committed\n${exit.stderr.slice(-2000)}`,
+      );
     });
   },
 });
 
-// BUG (src/serve/service.ts shutdown + src/metamanager/module.ts loop): while a CSI volume
-// operation waits for edged (spec §4.10, up to 60 s), messages queued behind it are dropped
-// at shutdown and the shutdown itself takes the full 60 s. Sent: cloud `createvolume`
-// (edged receives it and does not answer yet), then 5 cloud inserts; /metrics shows
-// edgecore_meta_queue_depth{module="metaManager"} 5; then SIGTERM. shutdown() closes edged's
-// socket first (so the answer can never come), waits 5 s for the queue, aborts the loop,
-// then `await this.#loop` waits until the relay times out; the loop then leaves on the
-// abort without taking the 5 queued messages. Observed: exit 0 after 59.98 s, "volume
-// operation got no answer from edged", and none of the 5 rows in `meta`. Expected: a prompt
-// exit with the queued (received, counted) messages committed. Remove `ignore` once fixed.
 Deno.test({
   name: "serve e2e: messages queued behind a pending CSI relay are committed at a prompt shutdown",
-  ignore: true,
   fn: async () => {
     await withFixture(async (t) => {
       const serve = await t.serve();

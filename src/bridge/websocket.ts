@@ -44,6 +44,8 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 /** Attaches WebSocket clients as bus modules. */
 export class ModuleBridge {
   readonly #attached = new Map<string, { group: string; abort: AbortController }>();
+  /** performance.now() of the last frame received from any module (0 = none yet). */
+  lastFrameAt = 0;
 
   constructor(private readonly options: ModuleBridgeOptions) {}
 
@@ -84,7 +86,10 @@ export class ModuleBridge {
       this.options.onAttach?.(name, group);
       this.#pump(socket, name, abort.signal);
     };
-    socket.onmessage = (e) => this.#frame(socket, e.data);
+    socket.onmessage = (e) => {
+      this.lastFrameAt = performance.now();
+      this.#frame(socket, e.data);
+    };
     const detach = () => {
       if (this.#attached.get(name)?.abort !== abort) return;
       this.#attached.delete(name);

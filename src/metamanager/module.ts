@@ -63,6 +63,10 @@ export async function runMetaManagerLoop(
         continue;
       }
     }
+    // The first message wakes this loop as a microtask, before the event loop has
+    // delivered the other frames already read from the sockets; give it one turn so
+    // that they join this batch (one commit and one fsync for all of them).
+    if (batch.length === 1 && !signal.aborted) await new Promise((r) => setTimeout(r, 0));
     while (batch.length < maxBatch) {
       const m = options.tryReceive();
       if (m === undefined) break;

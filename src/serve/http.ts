@@ -28,6 +28,7 @@ export function createHandler(
   return (req: Request): Response | Promise<Response> => {
     const url = new URL(req.url);
     const path = url.pathname;
+    if (svc.closing) return problem(503, "shutting down");
     if (path === "/healthz") return text("ok\n");
     if (path === "/readyz") return svc.ready() ? text("ok\n") : text("not ready\n", 503);
     if (path === "/metrics") {

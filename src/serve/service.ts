@@ -29,6 +29,11 @@ import { Metrics } from "./metrics.ts";
 import { createHandler } from "./http.ts";
 import { WatchHub } from "../metaserver/watch.ts";
 
+/** Shutdown waits at most this long for attached modules to go quiet. */
+const DRAIN_LIMIT_MS = 10_000;
+/** Attached modules count as quiet after this long without a frame. */
+const DRAIN_QUIET_MS = 150;
+
 /** Options of {@link EdgeMetaService.start}. */
 export interface ServiceOptions {
   config: Config;
@@ -54,6 +59,8 @@ export class EdgeMetaService {
   #closed = false;
   readonly #id: Identity;
   #loopRunning = false;
+  /** performance.now() when the loop last finished processing a message. */
+  #lastBusy = 0;
 
   private constructor(
     readonly config: Config,
@@ -159,7 +166,10 @@ export class EdgeMetaService {
         for (const m of batch) this.#journal.append(m);
         this.#journal.flush();
       },
-      onProcessed: (m) => this.metrics.countMessage(m.route.operation),
+      onProcessed: (m) => {
+        this.metrics.countMessage(m.route.operation);
+        this.#lastBusy = performance.now();
+      },
       onCommit: (seconds) => this.metrics.observeCommit(seconds),
     }, this.#abort.signal).catch((e) => {
       this.logger.error("metaManager loop stopped", { error: String(e) });
@@ -199,6 +209,11 @@ export class EdgeMetaService {
     }
   }
 
+  /** True once shutdown has begun. */
+  get closing(): boolean {
+    return this.#closed;
+  }
+
   /** True while the database is open and the loop runs. */
   ready(): boolean {
     return !this.#closed && this.#loopRunning && this.store.db.sqlite.isOpen;
@@ -230,15 +245,33 @@ export class EdgeMetaService {
     if (this.#closed) return;
     this.#closed = true;
     clearInterval(this.#timer);
-    this.bridge.closeAll();
     this.watchHub?.close(); // ends watch streams, which the HTTP shutdown would wait for
-    await this.#server?.shutdown();
-    const deadline = Date.now() + 5000;
-    while (this.bus.stats().queues[META_MANAGER_MODULE]?.depth && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, 5));
+    // 1. New requests get 503 (see http.ts); attached modules stay connected so that frames
+    //    they already sent are still read, processed, committed and acknowledged. (Deno's
+    //    server.shutdown() would drop upgraded sockets at once, so it comes last.)
+    // 2. Drain until the modules have been quiet for a moment: no frame arrived and no
+    //    message was processed (a loop blocked on a CSI relay counts as quiet; step 3
+    //    abandons the relay and still processes everything queued).
+    const deadline = performance.now() + DRAIN_LIMIT_MS;
+    const drainStart = performance.now();
+    let drained = false;
+    while (performance.now() < deadline) {
+      const last = Math.max(this.bridge.lastFrameAt, this.#lastBusy);
+      if (performance.now() - last > DRAIN_QUIET_MS) {
+        drained = true;
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
     }
+    this.logger.info(drained ? "modules quiet" : "modules still sending; closing them", {
+      after_ms: Math.round(performance.now() - drainStart),
+    });
+    // 3. Close the modules' sockets, stop the loop (it processes what is still queued).
+    this.bridge.closeAll();
+    const serverDone = this.#server?.shutdown();
     this.#abort.abort();
     await this.#loop;
+    await Promise.race([serverDone, new Promise((r) => setTimeout(r, 2000))]);
     this.#journal?.close();
     this.store.close();
     this.logger.info("stopped");
