@@ -38,6 +38,8 @@ Endpoints:
   GET  /v1/modules/{name}?group={group}   WebSocket: become bus module {name} (e.g. websocket/hub, edged/edged)
   POST /v1/sync                           run meta-internal-sync now (used by "edgecore-meta sync")
   GET  /healthz, /readyz, /metrics        liveness, readiness, Prometheus metrics
+  GET  /api, /apis, /api/v1/...           MetaServer: read-only kubectl-compatible API from meta_v2
+                                          (kubectl --server http://127.0.0.1:10550 get pods -A)
 
 Examples:
   edgecore-meta serve
