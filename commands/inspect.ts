@@ -52,6 +52,7 @@ function writeStdout(chunks: Iterable<string>): void {
 /** The `inspect` subcommand. */
 export function inspectCommand() {
   return new Command("inspect")
+    .summary("read the meta/meta_v2 tables of a database, also a live node's edgecore.db")
     .description(
       "Show what a KubeEdge edge database (tables meta and meta_v2) holds, without\n" +
         "writing to it: a summary, or the rows selected by filters. Safe while in use.",

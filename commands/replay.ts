@@ -52,6 +52,7 @@ function parseSeconds(value: string): number {
 /** The `replay` subcommand. */
 export function replayCommand() {
   return new Command("replay")
+    .summary("feed an NDJSON journal of messages through process() and print the bus calls")
     .description(
       "Feed an NDJSON journal of KubeEdge messages through the MetaManager's process() and\n" +
         "print one event line per bus call (the format of the reference outputs).",
