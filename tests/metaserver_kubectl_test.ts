@@ -335,7 +335,7 @@ Deno.test({
 
       await t.step("get pods -A lists every stored pod", async () => {
         const out = await kubectl.ok("get", "pods", "-A");
-        assert.match(out.split("\n")[0], /^NAMESPACE\s+NAME\s+AGE/);
+        assert.match(out.split("\n")[0], /^NAMESPACE\s+NAME\s+READY\s+STATUS\s+RESTARTS\s+AGE/);
         const rows = tableRows(out).map((r) => `${r[0]} ${r[1]}`).sort();
         assert.deepEqual(rows, keys(stored(db, "/v1, Resource=pods")));
         assert.ok(rows.includes("watch-demo w-1"));

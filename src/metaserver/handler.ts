@@ -8,6 +8,7 @@
  * | `GET .../{resource}/{name}` (also `.../status`) | the stored object, or 404 Status |
  * | `GET .../{resource}` | `<Kind>List`, `metadata.resourceVersion` = hub revision; `labelSelector`, `fieldSelector` |
  * | `GET .../{resource}?watch=true` (or `/watch/...`) | chunked stream of JSON events, one per line |
+ * | any of these with `Accept: application/json;as=Table;v=v1;g=meta.k8s.io` | meta.k8s.io Tables with kube-apiserver's columns (watch: one row per event) |
  * | POST, PUT, PATCH, DELETE | 405 MethodNotAllowed (read-only) |
  * | unknown path or resource | 404 NotFound Status |
  * | bad selector, resourceVersion, timeoutSeconds | 400 BadRequest Status |
@@ -49,6 +50,8 @@ import {
   type Status,
 } from "./status.ts";
 import { eventLine, type WatchHub } from "./watch.ts";
+import { KUBE_TABLES, tableOptionsError } from "./tables/table.ts";
+import { tableWatchStream } from "./tables/watch.ts";
 
 /** Options of {@link createMetaServerHandler}. */
 export interface MetaServerOptions {
@@ -57,8 +60,11 @@ export interface MetaServerOptions {
   /** Committed changes for watches; its revision is the lists' resourceVersion. */
   hub: WatchHub;
   logger?: Logger;
-  /** Server-side Table output (kubectl columns); without it Tables are not offered. */
-  tables?: TableConverter;
+  /**
+   * Server-side Table output (kubectl columns). Default: kube-apiserver's printers
+   * ({@link KUBE_TABLES}); `null`: Tables are not offered (kubectl falls back to plain JSON).
+   */
+  tables?: TableConverter | null;
   /** `serverAddress` reported by `GET /api` (default: the request's Host header). */
   serverAddress?: string;
 }
@@ -99,7 +105,21 @@ interface Target {
 export function createMetaServerHandler(
   options: MetaServerOptions,
 ): (req: Request) => Response | Promise<Response> {
-  const { store, hub, logger, tables } = options;
+  const { store, hub, logger } = options;
+  const tables = options.tables === undefined ? KUBE_TABLES : options.tables ?? undefined;
+
+  /**
+   * `rep` with the request's table options (query parameter `includeObject`, as
+   * kube-apiserver reads them).
+   * @throws {SelectorError} (400 BadRequest) for an invalid includeObject
+   */
+  function tableOptions(rep: Representation, query: URLSearchParams): Representation {
+    if (rep.type !== "table") return rep;
+    const includeObject = query.get("includeObject") ?? rep.includeObject;
+    const bad = tableOptionsError(includeObject);
+    if (bad !== undefined) throw new SelectorError(bad);
+    return { ...rep, includeObject };
+  }
 
   function nonResource(req: Request, info: RequestInfo): Response {
     const host = options.serverAddress ?? req.headers.get("host") ?? "";
@@ -154,9 +174,12 @@ export function createMetaServerHandler(
 
   function watch(req: Request, url: URL, t: Target): Response {
     const query = url.searchParams;
-    // Tables for watch events come with the table converter follow-up; JSON until then.
-    const rep = negotiate(req.headers.get("accept"), { yaml: false, table: false });
-    if (!rep) return statusResponse(notAcceptable(["application/json"]), req);
+    const negotiated = negotiate(req.headers.get("accept"), {
+      yaml: false,
+      table: tables !== undefined,
+    });
+    if (!negotiated) return statusResponse(notAcceptable(["application/json"]), req);
+    const rep = tableOptions(negotiated, query);
     const selection = parseSelection(query, t.resource);
     const rv = query.get("resourceVersion") ?? "";
     if (rv !== "" && !/^\d+$/.test(rv)) {
@@ -201,7 +224,10 @@ export function createMetaServerHandler(
       afterInitial,
       timeoutSeconds: timeout === undefined || timeout === 0n ? undefined : Number(timeout),
     });
-    return new Response(watcher.stream, { status: 200, headers });
+    const body = rep.type === "table" && tables
+      ? tableWatchStream(watcher.stream, tables, t.resource, rep)
+      : watcher.stream;
+    return new Response(body, { status: 200, headers });
   }
 
   function handle(req: Request): Response {
@@ -220,7 +246,8 @@ export function createMetaServerHandler(
       if (info.verb === "watch") return watch(req, url, t);
       const rep = negotiate(req.headers.get("accept"), { yaml: true, table: tables !== undefined });
       if (!rep) return statusResponse(notAcceptable(SUPPORTED_MEDIA_TYPES), req);
-      return info.verb === "get" ? get(req, t, rep) : list(url, t, rep);
+      const withOptions = tableOptions(rep, url.searchParams);
+      return info.verb === "get" ? get(req, t, withOptions) : list(url, t, withOptions);
     } catch (e) {
       if (e instanceof SelectorError) return statusResponse(badRequest(e.message), req);
       throw e;
