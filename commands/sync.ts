@@ -12,6 +12,9 @@ import { systemIdentity } from "../src/beehive/message.ts";
 import { podStatusMessages, podStatusSync } from "../src/metamanager/pod_status_sync.ts";
 import { EDGECORE_GROUPS, eventLines } from "../src/replay/recorder.ts";
 import { Store } from "../src/store/store.ts";
+import { MetaDao } from "../src/store/meta.ts";
+import { withReadOnlyDatabase } from "../src/inspect/open.ts";
+import { checkTables, listTables } from "../src/inspect/query.ts";
 import { requestServer } from "../src/serve/client.ts";
 import { commandConfig, type GlobalOptions } from "./global.ts";
 
@@ -41,41 +44,44 @@ Examples:
     )
     .action(async (opts, cmd) => {
       const global = cmd.optsWithGlobals() as GlobalOptions & typeof opts;
-      if (opts.dryRun && !opts.db) {
+      const dbPath = opts.db ?? global.db; // the global --db option takes it wherever it stands
+      if (opts.dryRun && !dbPath) {
         throw new CommandError(
           "--dry-run needs --db PATH (a running serve always applies the sync)",
           2,
         );
       }
-      if (opts.db) {
-        const store = Store.open(opts.db, opts.dryRun ? { readOnly: true } : {});
-        try {
-          const result = store.transaction(() =>
-            podStatusSync(store.meta, { dryRun: opts.dryRun })
-          );
-          const messages = podStatusMessages(result, systemIdentity);
-          let seq = 1;
-          for (const msg of messages) {
-            for (
-              const l of eventLines(
-                1,
-                seq,
-                { via: "group", group: "hub", msg },
-                (g) => EDGECORE_GROUPS[g] ?? [],
-              )
-            ) {
-              console.log(l);
-              seq++;
+      if (dbPath) {
+        const path = dbPath;
+        // A dry run reads without writing anything (safe on a live node's database).
+        const result = opts.dryRun
+          ? withReadOnlyDatabase(path, (ro) => {
+            checkTables(ro, listTables(ro.sqlite), "meta");
+            return podStatusSync(new MetaDao(ro), { dryRun: true });
+          })
+          : (() => {
+            const store = Store.open(path);
+            try {
+              return store.transaction(() => podStatusSync(store.meta));
+            } finally {
+              store.close();
             }
+          })();
+        const messages = podStatusMessages(result, systemIdentity);
+        let seq = 1;
+        for (const msg of messages) {
+          const delivery = { via: "group" as const, group: "hub", msg };
+          for (const l of eventLines(1, seq, delivery, (g) => EDGECORE_GROUPS[g] ?? [])) {
+            console.log(l);
+            seq++;
           }
-          const verb = opts.dryRun ? "would delete" : "deleted";
-          console.error(
-            `sync: ${messages.length} namespace message(s); ${verb} ${result.orphans.length} orphaned podstatus row(s)` +
-              (result.orphans.length ? `: ${result.orphans.join(", ")}` : ""),
-          );
-        } finally {
-          store.close();
         }
+        const verb = opts.dryRun ? "would delete" : "deleted";
+        console.error(
+          `sync: ${messages.length} namespace message(s); ${verb} ${result.orphans.length} ` +
+            `orphaned podstatus row(s)` +
+            (result.orphans.length ? `: ${result.orphans.join(", ")}` : ""),
+        );
         return;
       }
       const { config } = commandConfig(global);

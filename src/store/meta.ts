@@ -43,8 +43,8 @@ export class MetaDao {
   #byValue: StatementSync;
   #all: StatementSync;
 
-  /** @param db an open database holding table `meta` */
-  constructor(readonly db: Database) {
+  /** @param db an open database holding table `meta` (a read-only view will do for queries) */
+  constructor(readonly db: Pick<Database, "sqlite">) {
     const s = db.sqlite;
     this.#insert = s.prepare("INSERT INTO `meta` (`key`, `type`, `value`) VALUES (?, ?, ?)");
     this.#upsert = s.prepare("INSERT OR REPLACE INTO meta (key, type, value) VALUES (?,?,?)");
