@@ -1,0 +1,523 @@
+/**
+ * `deno task bench`: throughput, latency and memory of edgecore-meta (issue
+ * "Performance").
+ *
+ * 1. Generates journals in a temp dir: N pod inserts (~2 KB, edgecontroller), N updates of
+ *    the same keys, N local queries by key (edged), and a mixed journal.
+ * 2. raw: the same meta + meta_v2 rows written with node:sqlite directly (WAL,
+ *    synchronous FULL, same batch size) — the physical limit.
+ * 3. library, headline: each phase through the serve batch loop (runMetaManagerLoop,
+ *    FIXED mode, ≤ 512 messages per transaction, ack after commit) into a database file.
+ * 4. library, secondary: the same journals through replay() (1000 lines per commit).
+ * 5. serve: `main.ts serve` as a subprocess, a cloud WebSocket client streaming inserts
+ *    with a window of unacknowledged messages, and an edged client draining frames.
+ *
+ * Options: --json (one JSON object on stdout), --quick (2,000 messages per phase),
+ * --n N, --mixed N, --batch N, --window N, --dir DIR (where the temp dir goes),
+ * --keep (keep it), --skip-replay, --skip-serve, --cpu-prof DIR (V8 CPU profile of the
+ * library child), --v8-flags FLAGS (passed as `deno run --v8-flags=FLAGS` to the library
+ * children and to serve, e.g. `--max-semi-space-size=4`).
+ *
+ * @module
+ */
+
+import { generateJournals } from "./gen.ts";
+import type { PhaseResult } from "./lib_run.ts";
+import { runServeBench, type ServeResult } from "./serve_run.ts";
+import { machine, round } from "./stats.ts";
+
+interface Args {
+  json: boolean;
+  quick: boolean;
+  n: number;
+  mixed: number;
+  batch: number;
+  window: number;
+  dir?: string;
+  keep: boolean;
+  skipReplay: boolean;
+  skipServe: boolean;
+  cpuProf?: string;
+  v8Flags?: string;
+}
+
+function parseArgs(argv: string[]): Args {
+  const a: Args = {
+    json: false,
+    quick: false,
+    n: 20_000,
+    mixed: 10_000,
+    batch: 512,
+    window: 256,
+    keep: false,
+    skipReplay: false,
+    skipServe: false,
+  };
+  let nSet = false, mixedSet = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i];
+    const value = () => {
+      const v = argv[++i];
+      if (v === undefined) throw new Error(`${arg} needs a value`);
+      return v;
+    };
+    const int = () => {
+      const v = Number(value());
+      if (!Number.isSafeInteger(v) || v < 1) throw new Error(`${arg} needs a positive integer`);
+      return v;
+    };
+    switch (arg) {
+      case "--json":
+        a.json = true;
+        break;
+      case "--quick":
+        a.quick = true;
+        break;
+      case "--n":
+        a.n = int();
+        nSet = true;
+        break;
+      case "--mixed":
+        a.mixed = int();
+        mixedSet = true;
+        break;
+      case "--batch":
+        a.batch = int();
+        break;
+      case "--window":
+        a.window = int();
+        break;
+      case "--dir":
+        a.dir = value();
+        break;
+      case "--keep":
+        a.keep = true;
+        break;
+      case "--skip-replay":
+        a.skipReplay = true;
+        break;
+      case "--skip-serve":
+        a.skipServe = true;
+        break;
+      case "--cpu-prof":
+        a.cpuProf = value();
+        break;
+      case "--v8-flags":
+        a.v8Flags = value();
+        break;
+      case "-h":
+      case "--help":
+        console.log(
+          "usage: deno task bench [--json] [--quick] [--n N] [--mixed N] [--batch N] " +
+            "[--window N] [--dir DIR] [--keep] [--skip-replay] [--skip-serve] [--cpu-prof DIR] " +
+            "[--v8-flags FLAGS]",
+        );
+        Deno.exit(0);
+        break;
+      default:
+        throw new Error(`unknown option ${arg} (try --help)`);
+    }
+  }
+  if (a.quick) {
+    if (!nSet) a.n = 2_000;
+    if (!mixedSet) a.mixed = 1_000;
+  }
+  return a;
+}
+
+const log = (s: string) => console.error(s);
+
+function loadavg(): number[] {
+  try {
+    return Deno.readTextFileSync("/proc/loadavg").split(" ").slice(0, 3).map(Number);
+  } catch {
+    return [];
+  }
+}
+
+/** SHA-256 (first 12 hex digits) of main.ts, commands/ and src/: the code benchmarked. */
+async function codeHash(): Promise<string> {
+  const root = new URL("../", import.meta.url).pathname;
+  const files: string[] = ["main.ts"];
+  const walk = (dir: string) => {
+    for (const e of Deno.readDirSync(root + dir)) {
+      const p = `${dir}/${e.name}`;
+      if (e.isDirectory) walk(p);
+      else if (e.isFile) files.push(p);
+    }
+  };
+  walk("commands");
+  walk("src");
+  files.sort();
+  const enc = new TextEncoder();
+  const parts: Uint8Array[] = [];
+  for (const f of files) {
+    parts.push(enc.encode(`${f}\0`));
+    parts.push(Deno.readFileSync(root + f));
+  }
+  const all = new Uint8Array(parts.reduce((n, p) => n + p.length, 0));
+  let off = 0;
+  for (const p of parts) {
+    all.set(p, off);
+    off += p.length;
+  }
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", all));
+  return [...digest.slice(0, 6)].map((b) => b.toString(16).padStart(2, "0")).join("");
+}
+
+/** The commit benchmarked and whether src/ has uncommitted changes. */
+async function gitState(): Promise<{ commit: string; src_dirty: boolean } | null> {
+  try {
+    const run = async (...args: string[]) => {
+      const out = await new Deno.Command("git", {
+        args,
+        cwd: new URL("../", import.meta.url).pathname,
+        stdout: "piped",
+        stderr: "null",
+      }).output();
+      return new TextDecoder().decode(out.stdout).trim();
+    };
+    const commit = await run("rev-parse", "--short", "HEAD");
+    const dirty = await run("status", "--porcelain", "--", "src", "main.ts", "commands");
+    return commit ? { commit, src_dirty: dirty !== "" } : null;
+  } catch {
+    return null;
+  }
+}
+
+async function child<T>(script: string, spec: unknown, extra: string[] = []): Promise<T> {
+  const out = await new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", ...extra, new URL(script, import.meta.url).pathname, JSON.stringify(spec)],
+    stdout: "piped",
+    stderr: "inherit",
+    stdin: "null",
+  }).output();
+  if (!out.success) throw new Error(`${script} failed with exit code ${out.code}`);
+  return JSON.parse(new TextDecoder().decode(out.stdout)) as T;
+}
+
+interface Target {
+  name: string;
+  value: number;
+  op: ">=" | "<=" | "<";
+  limit: number;
+  unit: string;
+  pass: boolean;
+}
+
+function target(name: string, value: number, op: Target["op"], limit: number, unit = ""): Target {
+  const pass = Number.isFinite(value) &&
+    (op === ">=" ? value >= limit : op === "<=" ? value <= limit : value < limit);
+  return { name, value, op, limit, unit, pass };
+}
+
+function table(headers: string[], rows: (string | number)[][]): string {
+  const cells = [headers, ...rows.map((r) => r.map(String))];
+  const widths = headers.map((_, c) => Math.max(...cells.map((r) => (r[c] ?? "").length)));
+  const fmt = (r: string[]) =>
+    r.map((v, c) => (c === 0 ? v.padEnd(widths[c]) : v.padStart(widths[c]))).join("  ");
+  return [fmt(cells[0]), widths.map((w) => "-".repeat(w)).join("  "), ...cells.slice(1).map(fmt)]
+    .join("\n");
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(Deno.args);
+  const dir = await Deno.makeTempDir({ prefix: "edgecore-bench-", dir: args.dir });
+  const m = machine();
+  const git = await gitState();
+  const codeBefore = await codeHash();
+  const loadBefore = loadavg();
+  log(`bench: ${m.cores} cores, ${m.cpu_model}; work dir ${dir}; load ${loadBefore.join(" ")}`);
+  if (loadBefore[0] > m.cores / 2) {
+    log("bench: warning: the machine is busy (load average); figures will be noisy");
+  }
+  try {
+    // 1. journals
+    const t = performance.now();
+    const j = await generateJournals(dir, args.n, args.mixed);
+    log(
+      `bench: journals generated in ${round((performance.now() - t) / 1000, 1)} s: ` +
+        Object.entries(j.sizes).map(([k, s]) =>
+          `${k} ${s.lines} lines, avg ${round(s.bytes / s.lines)} B`
+        ).join("; "),
+    );
+
+    const v8 = args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : [];
+
+    // 2. raw limit
+    log("bench: raw node:sqlite (physical limit)...");
+    const raw = await child<{ phases: { name: string; rows_per_s: number; seconds: number }[] }>(
+      "./raw_run.ts",
+      {
+        db: `${dir}/raw.db`,
+        batch: args.batch,
+        phases: [{ name: "insert", journal: j.insert }, { name: "update", journal: j.update }],
+      },
+    );
+    const rawOf = (n: string) => raw.phases.find((p) => p.name === n)!.rows_per_s;
+
+    // 3. library, serve-like batch loop (headline)
+    log(`bench: library, serve batch loop (<= ${args.batch} msgs per transaction)...`);
+    const libDb = `${dir}/lib.db`;
+    const lib = await child<{ phases: PhaseResult[]; process_rss_at_start_mb: number }>(
+      "./lib_run.ts",
+      {
+        driver: "loop",
+        batch: args.batch,
+        phases: [
+          { name: "insert", journal: j.insert, db: libDb },
+          { name: "update", journal: j.update, db: libDb },
+          { name: "query", journal: j.query, db: libDb },
+          { name: "mixed", journal: j.mixed, db: `${dir}/lib-mixed.db` },
+        ],
+      },
+      [
+        ...(args.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${args.cpuProf}`] : []),
+        ...v8,
+      ],
+    );
+    const phase = (n: string) => lib.phases.find((p) => p.name === n)!;
+
+    // 4. library, replay()
+    let rep: { phases: PhaseResult[] } | undefined;
+    if (!args.skipReplay) {
+      log("bench: library, replay() (1000 lines per commit)...");
+      const repDb = `${dir}/replay.db`;
+      rep = await child("./lib_run.ts", {
+        driver: "replay",
+        batch: 1000,
+        phases: [
+          { name: "insert", journal: j.insert, db: repDb },
+          { name: "update", journal: j.update, db: repDb },
+          { name: "query", journal: j.query, db: repDb },
+          { name: "mixed", journal: j.mixed, db: `${dir}/replay-mixed.db` },
+        ],
+      }, v8);
+    }
+
+    // 5. serve
+    let serve: ServeResult | undefined;
+    if (!args.skipServe) {
+      log(`bench: serve subprocess, cloud client window ${args.window}...`);
+      serve = await runServeBench({
+        dir,
+        journal: j.insert,
+        window: args.window,
+        idleMs: 2000,
+        timeoutMs: 300_000,
+        denoFlags: v8,
+      });
+      log(
+        `  serve: ${serve.serve_acks_per_s} acks/s, p99 ${serve.serve_ack_p99_ms} ms, ` +
+          `idle RSS ${serve.serve_idle_rss_mb} MB, peak ${serve.serve_peak_rss_mb} MB`,
+      );
+    }
+
+    // figures and targets
+    const ins = phase("insert"), upd = phase("update"), qry = phase("query"), mix = phase("mixed");
+    const peak = Math.max(
+      ...[ins, upd, qry].map((p) => Math.max(p.peak_rss_hwm_mb || 0, p.peak_rss_sampled_mb)),
+    );
+    const peakSampled = Math.max(...[ins, upd, qry].map((p) => p.peak_rss_sampled_mb));
+    const result = {
+      insert_msgs_per_s: ins.msgs_per_s,
+      update_msgs_per_s: upd.msgs_per_s,
+      query_msgs_per_s: qry.msgs_per_s,
+      mixed_msgs_per_s: mix.msgs_per_s,
+      insert_p50_ms: ins.p50_ms,
+      insert_p99_ms: ins.p99_ms,
+      update_p50_ms: upd.p50_ms,
+      update_p99_ms: upd.p99_ms,
+      query_p50_ms: qry.p50_ms,
+      query_p99_ms: qry.p99_ms,
+      mixed_p50_ms: mix.p50_ms,
+      mixed_p99_ms: mix.p99_ms,
+      raw_rows_per_s: rawOf("insert"),
+      raw_update_rows_per_s: rawOf("update"),
+      insert_vs_raw: round(ins.msgs_per_s / rawOf("insert"), 3),
+      update_vs_raw: round(upd.msgs_per_s / rawOf("update"), 3),
+      serve_acks_per_s: serve?.serve_acks_per_s ?? null,
+      serve_ack_p50_ms: serve?.serve_ack_p50_ms ?? null,
+      serve_ack_p99_ms: serve?.serve_ack_p99_ms ?? null,
+      peak_rss_mb: peak,
+      peak_rss_sampled_mb: peakSampled,
+      serve_idle_rss_mb: serve?.serve_idle_rss_mb ?? null,
+      serve_peak_rss_mb: serve?.serve_peak_rss_mb ?? null,
+      machine: { ...m, loadavg_before: loadBefore, loadavg_after: loadavg() },
+      git,
+      code_hash: codeBefore,
+      code_changed_during_run: false,
+      config: {
+        messages_per_phase: args.n,
+        mixed_messages: args.mixed,
+        mixed_ops: j.mixedOps,
+        journal_avg_bytes: Object.fromEntries(
+          Object.entries(j.sizes).map(([k, s]) => [k, round(s.bytes / s.lines)]),
+        ),
+        batch: args.batch,
+        serve_window: args.window,
+        serve_note:
+          "at most `window` inserts unacknowledged; by Little's law p99 >= window / throughput " +
+          "at saturation, so p99 < 50 ms at 5,000 acks/s needs window <= 250",
+        mode: "fixed",
+        v8_flags: args.v8Flags ?? null,
+        database: "file on disk, WAL, synchronous=FULL (Store defaults)",
+        headline_driver:
+          "serve batch loop (runMetaManagerLoop): <= batch messages per transaction, " +
+          "ack after commit; latency = ack time - time the line was taken (parse included); " +
+          "outbound messages serialized with toWire() and discarded",
+        raw: "same meta + meta_v2 rows (precomputed), INSERT OR REPLACE via node:sqlite, same " +
+          "pragmas and batch size; raw_rows_per_s = row pairs (one per message) per second " +
+          "for the insert journal, raw_update_rows_per_s for the update journal",
+        peak_rss: "max over the insert, update and query phases (the 60,000-message run at full " +
+          "size) of the library child's kernel peak RSS (VmHWM, reset per phase) and of " +
+          "Deno.memoryUsage().rss samples",
+        work_dir: args.keep ? dir : undefined,
+      },
+      phases: lib.phases,
+      replay_phases: rep?.phases ?? null,
+      raw_phases: raw.phases,
+      serve: serve ?? null,
+      targets: [] as Target[],
+      all_pass: false,
+    };
+    const targets = [
+      target("insert msg/s", ins.msgs_per_s, ">=", 5000),
+      target("insert / raw", result.insert_vs_raw, ">=", 0.5),
+      target("update msg/s", upd.msgs_per_s, ">=", 5000),
+      target("update / raw", result.update_vs_raw, ">=", 0.5),
+      target("local query msg/s", qry.msgs_per_s, ">=", 30000),
+      target("serve acked inserts/s", serve?.serve_acks_per_s ?? NaN, ">=", 5000),
+      target("serve ack p99", serve?.serve_ack_p99_ms ?? NaN, "<", 50, "ms"),
+      target("peak RSS (3 phases)", peak, "<=", 100, "MB"),
+      target("serve idle RSS", serve?.serve_idle_rss_mb ?? NaN, "<=", 60, "MB"),
+    ];
+    result.targets = targets;
+    result.code_changed_during_run = (await codeHash()) !== codeBefore;
+    if (result.code_changed_during_run) {
+      log("bench: warning: main.ts, commands/ or src/ changed during the run");
+    }
+    result.all_pass = targets.every((x) => x.pass);
+
+    if (args.json) {
+      console.log(JSON.stringify(result));
+      return 0;
+    }
+    const out: string[] = [];
+    out.push(
+      `edgecore-meta bench — ${m.cores} cores, ${m.cpu_model}, Deno ${m.deno}, ` +
+        `commit ${git?.commit ?? "?"}${git?.src_dirty ? " + uncommitted changes" : ""} ` +
+        `(code ${codeBefore}${
+          result.code_changed_during_run ? ", CHANGED DURING THE RUN" : ""
+        }), ` +
+        `load ${result.machine.loadavg_before.join(" ")} -> ${
+          result.machine.loadavg_after.join(" ")
+        }`,
+    );
+    out.push(
+      `${args.n} messages per phase (avg ${result.config.journal_avg_bytes.insert} B/insert line), ` +
+        `mixed ${args.mixed} (${
+          Object.entries(j.mixedOps).map(([k, v]) => `${k} ${v}`).join(", ")
+        }); FIXED mode; db file, WAL, synchronous=FULL`,
+    );
+    out.push("");
+    out.push(
+      `Library, serve batch loop (headline): <= ${args.batch} msgs per transaction, ack after ` +
+        "commit; latency = ack - line taken",
+    );
+    out.push(table(
+      [
+        "phase",
+        "msg/s",
+        "p50 ms",
+        "p99 ms",
+        "max ms",
+        "commits",
+        "CPU µs/msg",
+        "peak RSS MB",
+        "raw rows/s",
+        "vs raw",
+      ],
+      lib.phases.map((p) => {
+        const r = p.name === "insert" || p.name === "update" ? rawOf(p.name) : undefined;
+        return [
+          p.name,
+          p.msgs_per_s,
+          p.p50_ms,
+          p.p99_ms,
+          p.max_ms,
+          p.commits,
+          p.cpu_us_per_msg,
+          Math.max(p.peak_rss_hwm_mb || 0, p.peak_rss_sampled_mb),
+          r ?? "",
+          r ? round(p.msgs_per_s / r, 3) : "",
+        ];
+      }),
+    ));
+    if (rep) {
+      out.push("");
+      out.push("Library, replay() (1000 lines per commit; event lines formatted, discarded):");
+      out.push(table(
+        ["phase", "msg/s", "line p50 ms", "line p99 ms", "CPU µs/msg", "peak RSS MB"],
+        rep.phases.map((p) => [
+          p.name,
+          p.msgs_per_s,
+          p.p50_ms,
+          p.p99_ms,
+          p.cpu_us_per_msg,
+          Math.max(p.peak_rss_hwm_mb || 0, p.peak_rss_sampled_mb),
+        ]),
+      ));
+    }
+    if (serve) {
+      out.push("");
+      out.push(
+        `serve subprocess: ${serve.messages} inserts over WebSocket, window ${serve.window}: ` +
+          `${serve.acked} OK acks (${serve.not_ok} not OK, ${serve.error_frames} error frames), ` +
+          `edged received ${serve.edged_frames} frames`,
+      );
+      out.push(
+        `  ${serve.serve_acks_per_s} acks/s; ack p50 ${serve.serve_ack_p50_ms} ms, p99 ` +
+          `${serve.serve_ack_p99_ms} ms, max ${serve.serve_ack_max_ms} ms; RSS idle ` +
+          `${serve.serve_idle_rss_mb} MB, after attach ${serve.serve_rss_after_attach_mb} MB, ` +
+          `peak ${serve.serve_peak_rss_mb} MB (VmHWM ${serve.serve_peak_rss_hwm_mb} MB); ` +
+          `exit code ${serve.serve_exit_code}`,
+      );
+      out.push(
+        `  serve idle RSS when restarted on the filled database (${serve.messages} pods): ` +
+          `${serve.serve_idle_rss_populated_mb} MB`,
+      );
+      out.push(
+        `  serve /metrics: ${serve.serve_commits} commits (mean ${serve.serve_mean_batch} ` +
+          `msgs per batch, mean commit ${serve.serve_mean_commit_ms} ms); serve CPU ` +
+          `${serve.serve_cpu_us_per_msg} µs per ack`,
+      );
+      for (const w of serve.serve_warnings) out.push(`  serve log: ${w}`);
+    }
+    out.push("");
+    out.push("Targets:");
+    out.push(table(
+      ["target", "value", "limit", "result"],
+      targets.map((x) => [
+        x.name,
+        `${x.value}${x.unit ? " " + x.unit : ""}`,
+        `${x.op} ${x.limit}${x.unit ? " " + x.unit : ""}`,
+        x.pass ? "PASS" : "FAIL",
+      ]),
+    ));
+    out.push(`\n${targets.filter((x) => x.pass).length}/${targets.length} targets pass`);
+    console.log(out.join("\n"));
+    return 0;
+  } finally {
+    if (!args.keep) await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
+
+if (import.meta.main) {
+  try {
+    Deno.exit(await main());
+  } catch (e) {
+    console.error(`bench: ${(e as Error).message}`);
+    Deno.exit(1);
+  }
+}

@@ -1,0 +1,307 @@
+/**
+ * Child process of the benchmark: replays journals through the library in FIXED mode
+ * into database files, and prints one JSON object of figures on stdout.
+ *
+ * Two drivers:
+ * - `loop` (headline): the serve batch loop itself (runMetaManagerLoop of
+ *   src/metamanager/module.ts): up to 512 messages per transaction, acknowledgement after
+ *   the commit. A message is "taken" when the loop pulls its journal line (the line is
+ *   parsed then, as the WebSocket bridge parses a frame); its latency is ack − taken.
+ *   Outbound messages are serialized with toWire() (what the bridge does before
+ *   socket.send) and discarded.
+ * - `replay`: replay() of src/replay/replay.ts (1000 lines per commit, every bus call
+ *   formatted as an event line and handed to a counting write callback).
+ *
+ * Usage: deno run -A bench/lib_run.ts '<json spec>'
+ *
+ * @module
+ */
+
+import { type Message, systemIdentity, toWire } from "../src/beehive/message.ts";
+import { parseMessage } from "../src/beehive/wire.ts";
+import { runMetaManagerLoop } from "../src/metamanager/module.ts";
+import type { Bus } from "../src/metamanager/outbox.ts";
+import { MetaManager } from "../src/metamanager/process.ts";
+import { readLines } from "../src/replay/journal.ts";
+import { replay } from "../src/replay/replay.ts";
+import { silentLogger } from "../src/logger.ts";
+import { Store } from "../src/store/store.ts";
+import {
+  latencySummary,
+  mb,
+  processCpuMs,
+  procStatus,
+  resetPeakRss,
+  round,
+  RssSampler,
+} from "./stats.ts";
+
+/** What to run. */
+export interface LibSpec {
+  driver: "loop" | "replay";
+  batch: number;
+  phases: { name: string; journal: string; db: string }[];
+}
+
+/** Figures of one phase. */
+export interface PhaseResult {
+  name: string;
+  messages: number;
+  errors: number;
+  /** Messages taken but never acknowledged (their batch did not commit). */
+  unacknowledged: number;
+  error_replies: number;
+  seconds: number;
+  msgs_per_s: number;
+  p50_ms: number;
+  p99_ms: number;
+  max_ms: number;
+  commits: number;
+  outbound_messages: number;
+  outbound_bytes: number;
+  rss_start_mb: number;
+  peak_rss_sampled_mb: number;
+  peak_rss_hwm_mb: number;
+  /** CPU time (all threads) per message: independent of other load on the machine. */
+  cpu_us_per_msg: number;
+}
+
+/** A bus that serializes every delivery as the WebSocket bridge would, then drops it. */
+class SerializingBus implements Bus {
+  messages = 0;
+  bytes = 0;
+  #out(msg: Message): void {
+    this.messages++;
+    this.bytes += toWire(msg).length;
+  }
+  send(_module: string, msg: Message): void {
+    this.#out(msg);
+  }
+  sendToGroup(_group: string, msg: Message): void {
+    this.#out(msg);
+  }
+  sendResp(msg: Message): void {
+    this.#out(msg);
+  }
+  sendSync(): Promise<Message> {
+    return Promise.reject(new Error("timeout to get response"));
+  }
+}
+
+/** Journal lines, read ahead from the file in bounded chunks. */
+class LineFeeder {
+  #it: AsyncGenerator<{ line: number; text: string }>;
+  #buf: string[] = [];
+  #head = 0;
+  eof = false;
+
+  constructor(file: Deno.FsFile) {
+    this.#it = readLines(file.readable);
+  }
+
+  get available(): number {
+    return this.#buf.length - this.#head;
+  }
+
+  /** Reads until at least `min` lines are buffered or the file ends. */
+  async fill(min: number): Promise<void> {
+    if (this.#head > 4096) {
+      this.#buf = this.#buf.slice(this.#head);
+      this.#head = 0;
+    }
+    while (!this.eof && this.available < min) {
+      const r = await this.#it.next();
+      if (r.done) this.eof = true;
+      else if (r.value.text.trim() !== "") this.#buf.push(r.value.text);
+    }
+  }
+
+  take(): string | undefined {
+    if (this.#head >= this.#buf.length) return undefined;
+    const s = this.#buf[this.#head];
+    this.#buf[this.#head++] = "";
+    return s;
+  }
+}
+
+export async function runLoopPhase(
+  phase: LibSpec["phases"][number],
+  batch: number,
+): Promise<PhaseResult> {
+  const store = Store.open(phase.db); // WAL, synchronous FULL (the Store defaults)
+  const bus = new SerializingBus();
+  const mm = new MetaManager({
+    store,
+    bus,
+    mode: "fixed",
+    identity: systemIdentity,
+    logger: silentLogger,
+    connected: false,
+  });
+  const file = await Deno.open(phase.journal);
+  const feeder = new LineFeeder(file);
+  const taken = new Map<Message, number>();
+  const latencies: number[] = [];
+  let takenCount = 0, processed = 0, errors = 0, commits = 0;
+  const abort = new AbortController();
+  const sampler = new RssSampler();
+  const rssStart = Deno.memoryUsage().rss;
+  resetPeakRss();
+  sampler.start(20);
+
+  const pull = (): Message | undefined => {
+    for (;;) {
+      const text = feeder.take();
+      if (text === undefined) return undefined;
+      const t = performance.now();
+      try {
+        const msg = parseMessage(text);
+        taken.set(msg, t);
+        takenCount++;
+        return msg;
+      } catch {
+        errors++;
+      }
+    }
+  };
+  const started = performance.now();
+  const cpu0 = processCpuMs();
+  await runMetaManagerLoop({
+    mm,
+    store,
+    logger: silentLogger,
+    maxBatch: batch,
+    receive: async () => {
+      await feeder.fill(2 * batch);
+      const m = pull();
+      if (m) return m;
+      // End of the journal: stop; the loop finishes what it holds and returns.
+      abort.abort();
+      throw new Error("journal finished");
+    },
+    tryReceive: () => pull(),
+    onProcessed: (msg) => {
+      const t0 = taken.get(msg);
+      if (t0 !== undefined) {
+        latencies.push(performance.now() - t0);
+        taken.delete(msg);
+      }
+      processed++;
+      if ((processed & 127) === 0) sampler.sample();
+    },
+    onCommit: () => commits++,
+  }, abort.signal);
+  const seconds = (performance.now() - started) / 1000;
+  const cpuMs = processCpuMs() - cpu0;
+  sampler.stop();
+  const hwm = procStatus("self")?.hwm ?? NaN;
+  try {
+    file.close();
+  } catch { /* closed by the stream */ }
+  store.close();
+  const lat = latencySummary(Float64Array.from(latencies));
+  return {
+    name: phase.name,
+    messages: processed,
+    errors,
+    unacknowledged: takenCount - processed,
+    error_replies: mm.errorReplies,
+    seconds: round(seconds, 3),
+    msgs_per_s: round(processed / seconds),
+    p50_ms: round(lat.p50, 2),
+    p99_ms: round(lat.p99, 2),
+    max_ms: round(lat.max, 2),
+    commits,
+    outbound_messages: bus.messages,
+    outbound_bytes: bus.bytes,
+    rss_start_mb: mb(rssStart),
+    peak_rss_sampled_mb: mb(sampler.peak),
+    peak_rss_hwm_mb: mb(hwm),
+    cpu_us_per_msg: round((cpuMs * 1000) / processed, 1),
+  };
+}
+
+export async function runReplayPhase(phase: LibSpec["phases"][number]): Promise<PhaseResult> {
+  const store = Store.open(phase.db);
+  const file = await Deno.open(phase.journal);
+  let events = 0, eventBytes = 0, last = performance.now();
+  const lineTimes: number[] = [];
+  const sampler = new RssSampler();
+  const rssStart = Deno.memoryUsage().rss;
+  resetPeakRss();
+  sampler.start(20);
+  const started = performance.now();
+  const cpu0 = processCpuMs();
+  const summary = await replay({
+    journal: file.readable,
+    store,
+    mode: "fixed",
+    answers: { cloud: new Map(), edged: new Map() },
+    write: (line) => {
+      events++;
+      eventBytes += line.length;
+    },
+    onProgress: (n) => {
+      const t = performance.now();
+      lineTimes.push(t - last);
+      last = t;
+      if ((n & 127) === 0) sampler.sample();
+    },
+  });
+  const seconds = (performance.now() - started) / 1000;
+  const cpuMs = processCpuMs() - cpu0;
+  sampler.stop();
+  const hwm = procStatus("self")?.hwm ?? NaN;
+  store.close();
+  const lat = latencySummary(Float64Array.from(lineTimes));
+  return {
+    name: phase.name,
+    messages: summary.messages,
+    errors: summary.errors,
+    unacknowledged: 0,
+    error_replies: 0,
+    seconds: round(seconds, 3),
+    msgs_per_s: round(summary.messages / seconds),
+    // Per-line processing time (the line that triggers a commit includes it).
+    p50_ms: round(lat.p50, 3),
+    p99_ms: round(lat.p99, 3),
+    max_ms: round(lat.max, 2),
+    commits: Math.ceil(summary.messages / 1000),
+    outbound_messages: events,
+    outbound_bytes: eventBytes,
+    rss_start_mb: mb(rssStart),
+    peak_rss_sampled_mb: mb(sampler.peak),
+    peak_rss_hwm_mb: mb(hwm),
+    cpu_us_per_msg: round((cpuMs * 1000) / summary.messages, 1),
+  };
+}
+
+if (import.meta.main) {
+  const spec = JSON.parse(Deno.args[0]) as LibSpec;
+  const results: PhaseResult[] = [];
+  const processStart = procStatus("self");
+  for (const phase of spec.phases) {
+    for (const suffix of ["", "-wal", "-shm"]) {
+      try {
+        Deno.removeSync(phase.db + suffix);
+      } catch { /* absent */ }
+    }
+  }
+  for (const phase of spec.phases) {
+    const r = spec.driver === "loop"
+      ? await runLoopPhase(phase, spec.batch)
+      : await runReplayPhase(phase);
+    results.push(r);
+    console.error(
+      `  ${spec.driver} ${phase.name}: ${r.msgs_per_s} msg/s, p50 ${r.p50_ms} ms, ` +
+        `p99 ${r.p99_ms} ms, ${r.cpu_us_per_msg} µs CPU/msg`,
+    );
+  }
+  const end = procStatus("self");
+  console.log(JSON.stringify({
+    driver: spec.driver,
+    phases: results,
+    process_rss_at_start_mb: mb(processStart?.rss ?? NaN),
+    process_rss_at_end_mb: mb(end?.rss ?? NaN),
+  }));
+}
