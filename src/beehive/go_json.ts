@@ -106,12 +106,44 @@ function writeSorted(value: unknown, out: string[]): void {
   }
 }
 
+const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
+
 /**
  * Go's `json.Marshal` of a generic value (maps have sorted keys), with HTML escaping.
  * Strings, numbers, booleans, null, arrays, plain objects and {@link RawNumber}s.
  */
 export function goMarshal(value: unknown): string {
+  // Fast path: JSON.stringify with objects re-built in sorted key order. It cannot express
+  // RawNumbers, nor reorder integer-like keys (JS always enumerates those first).
+  let slow = false;
+  const json = JSON.stringify(value, (_key, v: unknown) => {
+    if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
+    if (v instanceof RawNumber) {
+      slow = true;
+      return null;
+    }
+    const keys = Object.keys(v);
+    let sorted = true;
+    for (let i = 0; i < keys.length; i++) {
+      if (ARRAY_INDEX.test(keys[i])) {
+        slow = true;
+        return null;
+      }
+      if (i > 0 && sorted && compareUtf8(keys[i - 1], keys[i]) > 0) sorted = false;
+    }
+    if (sorted) return v;
+    keys.sort(compareUtf8);
+    const out: Record<string, unknown> = {};
+    for (const k of keys) out[k] = (v as Record<string, unknown>)[k];
+    return out;
+  });
+  if (!slow) return escapeHtml(json ?? "null");
   const out: string[] = [];
   writeSorted(value, out);
   return escapeHtml(out.join(""));
+}
+
+/** True when JSON text holds an integer literal long enough to need {@link parseJsonExact}. */
+export function hasLongInteger(json: string): boolean {
+  return LONG_INTEGER.test(json);
 }

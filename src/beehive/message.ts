@@ -5,7 +5,7 @@
  * @module
  */
 
-import { goMarshal, goString } from "./go_json.ts";
+import { escapeHtml, goMarshal, goString, hasLongInteger, parseJsonExact } from "./go_json.ts";
 
 /** Message header (wire keys: msg_id, parent_msg_id, timestamp, resourceversion, sync, type). */
 export interface MessageHeader {
@@ -42,12 +42,25 @@ export class Content {
   /** The nil content, `null` on the wire. */
   static readonly NULL: Content = new Content("null", false);
 
-  /** Content as it arrives on the wire (`text` is one JSON value). */
-  static fromWire(text: string): Content {
+  /**
+   * Content as it arrives on the wire (`text` is one JSON value). `parsed`, when given,
+   * is `JSON.parse(text)` already computed by the caller (kept to avoid a second parse).
+   */
+  static fromWire(text: string, parsed?: unknown): Content {
     const first = text.charCodeAt(0);
-    if (first === 0x22 /* " */) return Content.of(JSON.parse(text) as string);
+    if (first === 0x22 /* " */) return Content.of(parsed ?? JSON.parse(text) as string);
     if (first === 0x6e /* n */) return Content.NULL;
-    return new Content(text, true);
+    const c = new Content(text, true);
+    if (parsed !== undefined) {
+      c.#value = parsed;
+      c.#parsed = true;
+    }
+    return c;
+  }
+
+  /** A list of strings (e.g. stored values), encoded as Go encodes `[]string`. */
+  static ofStrings(list: string[]): Content {
+    return new Content(escapeHtml(JSON.stringify(list)), false);
   }
 
   /** Content that is a Go value built in-process (string, list, map, nil). */
@@ -66,6 +79,14 @@ export class Content {
       this.#parsed = true;
     }
     return this.#value;
+  }
+
+  /**
+   * The content parsed as Kubernetes' unstructured decoder does: integers that fit in
+   * int64 keep every digit (see parseJsonExact). Reuses {@link value} when equivalent.
+   */
+  exactValue(): unknown {
+    return hasLongInteger(this.json) ? parseJsonExact(this.json) : this.value();
   }
 
   /** KubeEdge's "content data": bytes unchanged, anything else Go-JSON-encoded. */

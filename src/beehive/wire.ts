@@ -115,6 +115,19 @@ const ROUTE_FIELDS: Fields<Message["route"]> = {
   resource: ["resource", "string"],
 };
 
+const WIRE_NAMES = new WeakMap<object, Map<string, unknown>>();
+
+/** wire key → field name of a field table (built once per table). */
+function wireNames<T extends object>(fields: Fields<T>): Map<string, keyof T> {
+  let map = WIRE_NAMES.get(fields) as Map<string, keyof T> | undefined;
+  if (!map) {
+    map = new Map();
+    for (const k of Object.keys(fields) as (keyof T)[]) map.set(fields[k][0], k);
+    WIRE_NAMES.set(fields, map);
+  }
+  return map;
+}
+
 function decodeStruct<T extends object>(
   name: string,
   value: unknown,
@@ -125,8 +138,7 @@ function decodeStruct<T extends object>(
   if (typeof value !== "object" || Array.isArray(value)) {
     throw new WireError(name, `expected an object, got ${typeName(value)}`);
   }
-  const byWire = new Map<string, keyof T>();
-  for (const k of Object.keys(fields) as (keyof T)[]) byWire.set(fields[k][0], k);
+  const byWire = wireNames(fields);
   const target = into as Record<keyof T, unknown>;
   for (const [rawKey, v] of Object.entries(value)) {
     const field = byWire.get(rawKey.toLowerCase());
@@ -168,17 +180,18 @@ export function parseMessage(text: string): Message {
   if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
     throw new WireError("message", `expected a JSON object, got ${typeName(parsed)}`);
   }
-  let header: unknown, route: unknown;
+  let header: unknown, route: unknown, content: unknown;
   for (const [k, v] of Object.entries(parsed)) {
     const lower = k.toLowerCase();
     if (lower === "header") header = v;
     else if (lower === "route") route = v;
+    else if (lower === "content") content = v;
   }
   const members = topLevelMembers(text);
   const contentText = members.get("content");
   return {
     header: decodeStruct("header", header, HEADER_FIELDS, emptyHeader()),
     route: decodeStruct("route", route, ROUTE_FIELDS, emptyRoute()),
-    content: contentText === undefined ? Content.NULL : Content.fromWire(contentText),
+    content: contentText === undefined ? Content.NULL : Content.fromWire(contentText, content),
   };
 }

@@ -5,8 +5,8 @@
  * @module
  */
 
-import type { Message } from "../beehive/message.ts";
-import { decodeObject, type KubeObject, type MetaV2Row, rowForObject } from "../store/meta_v2.ts";
+import type { Content, Message } from "../beehive/message.ts";
+import { type KubeObject, type MetaV2Row, rowForObject } from "../store/meta_v2.ts";
 import type { MetaV2Dao } from "../store/meta_v2.ts";
 import { parseResource } from "./resource.ts";
 
@@ -42,10 +42,10 @@ function isObject(v: unknown): v is KubeObject {
 }
 
 /** The objects a message's content stands for: one object, or each item of a list. */
-function objectsOf(data: string): unknown[] {
+function objectsOf(content: Content): unknown[] {
   let decoded: unknown;
   try {
-    decoded = decodeObject(data);
+    decoded = content.exactValue();
   } catch {
     return [];
   }
@@ -62,7 +62,7 @@ export function inject(msg: Message, metaV2: MetaV2Dao): StoreChange[] {
   if (type === undefined) return [];
   if (parseResource(msg.route.resource).type.includes("status")) return [];
   const changes: StoreChange[] = [];
-  const objects = objectsOf(msg.content.data());
+  const objects = objectsOf(msg.content);
   for (let i = 0; i < objects.length; i++) {
     const obj = objects[i];
     if (!isObject(obj)) throw new MalformedListItem(i, "is not an object");

@@ -28,6 +28,8 @@ export interface MetaManagerLoopOptions {
   /** Sees each processed message and each commit's latency (metrics). */
   onProcessed?: (msg: Message) => void;
   onCommit?: (seconds: number, messages: number) => void;
+  /** True when no message is waiting (then the WAL is checkpointed). Default: never. */
+  idle?: () => boolean;
 }
 
 /** Resolves when `signal` aborts. */
@@ -111,6 +113,14 @@ export async function runMetaManagerLoop(
       options.onCommit?.((performance.now() - started) / 1000, i - from);
       mm.outbox.flush();
       for (let k = from; k < i; k++) options.onProcessed?.(batch[k]);
+    }
+    if (options.idle?.()) {
+      // Nothing waiting: a good moment to move the WAL into the database file.
+      try {
+        store.db.checkpoint();
+      } catch (e) {
+        logger.warn("checkpoint failed", { error: String(e) });
+      }
     }
   }
 }

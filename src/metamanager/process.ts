@@ -353,7 +353,8 @@ export class MetaManager {
   }
 
   #localAnswer(msg: Message, rows: string[]): void {
-    const reply = newRespByMessage(msg, Content.of(rows.length > 0 ? rows : null), this.#id);
+    const content = rows.length > 0 ? Content.ofStrings(rows) : Content.NULL;
+    const reply = newRespByMessage(msg, content, this.#id);
     reply.route.source = META_MANAGER_MODULE;
     this.sendToEdged(reply, msg.header.sync);
   }

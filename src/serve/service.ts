@@ -161,6 +161,7 @@ export class EdgeMetaService {
       logger: this.logger,
       receive: (signal) => this.bus.receive(META_MANAGER_MODULE, signal),
       tryReceive: () => this.bus.tryReceive(META_MANAGER_MODULE),
+      idle: () => (this.bus.stats().queues[META_MANAGER_MODULE]?.depth ?? 0) === 0,
       onReceived: (batch) => {
         if (!this.#journal) return;
         for (const m of batch) this.#journal.append(m);

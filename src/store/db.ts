@@ -31,6 +31,9 @@ const REQUIRED_COLUMNS: Record<string, string[]> = {
   meta_v2: ["key", "groupversionresource", "namespace", "name", "resourceversion", "value"],
 };
 
+/** WAL pages after which a commit checkpoints by itself (SQLite's default is 1000). */
+const WAL_AUTOCHECKPOINT_PAGES = 10_000;
+
 /** SQLite `synchronous` levels accepted in configuration. */
 export type Synchronous = "OFF" | "NORMAL" | "FULL" | "EXTRA";
 
@@ -111,6 +114,10 @@ export class Database {
       this.sqlite.exec(`PRAGMA journal_mode = ${options.journalMode ?? "WAL"}`);
     }
     this.sqlite.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+    // Savepoints and row replacement use temp storage: keep it in memory (no file I/O).
+    this.sqlite.exec("PRAGMA temp_store = MEMORY");
+    // Checkpoint rarely on commit; serve checkpoints when idle (see checkpoint()).
+    this.sqlite.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     this.sqlite.exec(META_DDL);
     this.sqlite.exec(META_V2_DDL);
   }
@@ -201,6 +208,14 @@ export class Database {
   rollback(): void {
     if (this.sqlite.isTransaction) this.sqlite.exec("ROLLBACK");
     this.#depth = 0;
+  }
+
+  /**
+   * Copies committed WAL pages into the database file without blocking writers or readers
+   * (PASSIVE), so that commits on the acknowledgement path rarely have to. No-op outside WAL.
+   */
+  checkpoint(): void {
+    if (!this.readOnly && this.#depth === 0) this.sqlite.exec("PRAGMA wal_checkpoint(PASSIVE)");
   }
 
   /** `PRAGMA journal_mode` as SQLite reports it (reading it changes nothing). */

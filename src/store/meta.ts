@@ -42,6 +42,7 @@ export class MetaDao {
   #byType: StatementSync;
   #byValue: StatementSync;
   #all: StatementSync;
+  #valueByKey: StatementSync;
 
   /** @param db an open database holding table `meta` (a read-only view will do for queries) */
   constructor(readonly db: Pick<Database, "sqlite">) {
@@ -57,6 +58,7 @@ export class MetaDao {
     this.#byType = s.prepare(select + "`type` = ? ");
     this.#byValue = s.prepare(select + "`value` = ? ");
     this.#all = s.prepare("SELECT `key`, `type`, `value` FROM `meta`");
+    this.#valueByKey = s.prepare("SELECT T0.`value` FROM `meta` T0 WHERE T0.`key` = ? ");
   }
 
   /**
@@ -110,6 +112,11 @@ export class MetaDao {
 
   /** QueryMeta: the `value`s of rows whose `field` equals `value`, in scan order. */
   queryMeta(field: MetaField, value: string): string[] {
+    if (field === "key") {
+      // The key is the primary key: at most one row.
+      const row = this.#valueByKey.get(value) as { value: string | null } | undefined;
+      return row ? [row.value ?? ""] : [];
+    }
     return this.#select(field, value).map((r) => r.value);
   }
 
