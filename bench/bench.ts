@@ -242,6 +242,8 @@ async function main(): Promise<number> {
         ).join("; "),
     );
 
+    // By default measure with the V8 flags the product runs with (deno.json's start task).
+    args.v8Flags ??= productV8Flags();
     const v8 = args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : [];
 
     // 2. raw limit
@@ -520,4 +522,10 @@ if (import.meta.main) {
     console.error(`bench: ${(e as Error).message}`);
     Deno.exit(1);
   }
+}
+
+/** The `--v8-flags` of deno.json's `start` task (what serve and the binaries run with). */
+function productV8Flags(): string | undefined {
+  const config = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
+  return /--v8-flags=(\S+)/.exec(config.tasks?.start ?? "")?.[1];
 }

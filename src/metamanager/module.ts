@@ -20,8 +20,10 @@ export interface MetaManagerLoopOptions {
   receive: (signal: AbortSignal) => Promise<Message>;
   /** The next waiting message, if any, without waiting. */
   tryReceive: () => Message | undefined;
-  /** Largest batch (default 512). */
+  /** Largest batch (default 512 messages). */
   maxBatch?: number;
+  /** A batch stops growing once its contents reach this many characters (default 8 Mi). */
+  maxBatchBytes?: number;
   logger: Logger;
   /** Sees each batch before it is processed (journal). */
   onReceived?: (batch: Message[]) => void;
@@ -51,6 +53,7 @@ export async function runMetaManagerLoop(
 ): Promise<void> {
   const { mm, store, logger } = options;
   const maxBatch = options.maxBatch ?? 512;
+  const maxBatchBytes = options.maxBatchBytes ?? 8 * 1024 * 1024;
   const stop = aborted(signal);
   for (;;) {
     const batch: Message[] = [];
@@ -69,10 +72,12 @@ export async function runMetaManagerLoop(
     // delivered the other frames already read from the sockets; give it one turn so
     // that they join this batch (one commit and one fsync for all of them).
     if (batch.length === 1 && !signal.aborted) await new Promise((r) => setTimeout(r, 0));
-    while (batch.length < maxBatch) {
+    let bytes = batch.length ? batch[0].content.json.length : 0;
+    while (batch.length < maxBatch && bytes < maxBatchBytes) {
       const m = options.tryReceive();
       if (m === undefined) break;
       batch.push(m);
+      bytes += m.content.json.length;
     }
     if (batch.length === 0) break; // stopped and drained
     options.onReceived?.(batch);
