@@ -39,7 +39,12 @@ export type Synchronous = "OFF" | "NORMAL" | "FULL" | "EXTRA";
 
 /** How to open a database. */
 export interface OpenOptions {
-  /** Open without any write: no table creation, no pragma that changes the file. */
+  /**
+   * Open without any write to the database file: no table creation, no pragma that
+   * changes it. On a WAL database SQLite may still create its `-wal`/`-shm` companions;
+   * to read a live node's database without touching anything use
+   * `withReadOnlyDatabase` (src/inspect/open.ts), as `inspect` and `sync --dry-run` do.
+   */
   readOnly?: boolean;
   /** `PRAGMA synchronous` for read-write opens (default FULL). */
   synchronous?: Synchronous;
