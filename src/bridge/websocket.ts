@@ -41,6 +41,16 @@ export interface AttachRefusal {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
+/** Bytes of `s` in UTF-8. */
+function utf8Length(s: string): number {
+  let n = 0;
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? (i++, 4) : 3;
+  }
+  return n;
+}
+
 /** Attaches WebSocket clients as bus modules. */
 export class ModuleBridge {
   readonly #attached = new Map<string, { group: string; abort: AbortController }>();
@@ -133,8 +143,10 @@ export class ModuleBridge {
       if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ error }));
     };
     if (typeof data !== "string") return reply("binary frames are not accepted; send text JSON");
-    if (data.length > maxFrameBytes) {
-      return reply(`frame of ${data.length} bytes exceeds the limit of ${maxFrameBytes} bytes`);
+    // UTF-8 size: a character is 1 to 3 bytes (a surrogate pair, 2 characters, is 4).
+    const bytes = data.length * 3 <= maxFrameBytes ? data.length : utf8Length(data);
+    if (bytes > maxFrameBytes) {
+      return reply(`frame of ${bytes} bytes exceeds the limit of ${maxFrameBytes} bytes`);
     }
     let msg: Message;
     try {

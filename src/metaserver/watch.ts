@@ -37,7 +37,7 @@ export const DEFAULT_HISTORY_ENTRIES = 10_000;
 /** Default bound on the stored JSON kept in the history (characters). */
 export const DEFAULT_HISTORY_CHARS = 32 * 1024 * 1024;
 /** Default per-watcher buffer (events not yet taken by the client). */
-export const DEFAULT_WATCHER_BUFFER = 1000;
+export const DEFAULT_WATCHER_BUFFER = 8192;
 
 /** Options of a {@link WatchHub}. */
 export interface WatchHubOptions {
@@ -125,7 +125,7 @@ export interface WatchSpec {
 
 const encoder = new TextEncoder();
 /** Largest chunk written at once (events are joined up to this many characters). */
-const CHUNK_CHARS = 64 * 1024;
+const CHUNK_CHARS = 256 * 1024;
 
 /** One open watch: a queue of event lines and the byte stream that drains it. */
 export class Watcher {

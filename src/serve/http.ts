@@ -32,11 +32,12 @@ export function createHandler(
     if (path === "/healthz") return text("ok\n");
     if (path === "/readyz") return svc.ready() ? text("ok\n") : text("not ready\n", 503);
     if (path === "/metrics") {
-      const queues = svc.bus.stats().queues;
+      const stats = svc.bus.stats();
+      const queues = stats.queues;
       const depths: Record<string, number> = {};
       for (const [name, q] of Object.entries(queues)) depths[name] = q.depth;
       return text(
-        svc.metrics.render({ connected: svc.mm.connected, queueDepths: depths }),
+        svc.metrics.render({ connected: svc.mm.connected, queueDepths: depths, bus: stats }),
         200,
         "text/plain; version=0.0.4; charset=utf-8",
       );
@@ -52,7 +53,12 @@ export function createHandler(
       if ((req.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
         return problem(400, "this endpoint needs a WebSocket upgrade");
       }
-      const name = decodeURIComponent(m[1]);
+      let name: string;
+      try {
+        name = decodeURIComponent(m[1]);
+      } catch {
+        return problem(400, `invalid module name ${JSON.stringify(m[1])}`);
+      }
       const group = url.searchParams.get("group") ?? "";
       const refusal = svc.bridge.check(name, group);
       if (refusal) return problem(refusal.status, refusal.message);

@@ -38,7 +38,12 @@ export class Metrics {
    * Prometheus text format.
    * @param gauges extra gauges: connection state, queue depths, RSS
    */
-  render(gauges: { connected: boolean; queueDepths: Record<string, number> }): string {
+  render(gauges: {
+    connected: boolean;
+    queueDepths: Record<string, number>;
+    /** Bus counters of messages lost without the sender being told. */
+    bus?: object;
+  }): string {
     const lines: string[] = [];
     const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
     lines.push("# HELP edgecore_meta_messages_processed_total Messages processed by operation.");
@@ -63,6 +68,23 @@ export class Metrics {
     lines.push("# TYPE edgecore_meta_queue_depth gauge");
     for (const [m, n] of Object.entries(gauges.queueDepths).sort()) {
       lines.push(`edgecore_meta_queue_depth{module="${esc(m)}"} ${n}`);
+    }
+    lines.push("# HELP edgecore_meta_bus_dropped_total Messages the bus dropped, by reason.");
+    lines.push("# TYPE edgecore_meta_bus_dropped_total counter");
+    for (
+      const [reason, key] of [
+        ["unknown_module", "droppedUnknownModule"],
+        ["unknown_group", "droppedUnknownGroup"],
+        ["queue_full", "droppedFull"],
+        ["module_removed", "droppedRemoved"],
+        ["late_reply", "lateReplies"],
+        ["unmatched_reply", "unmatchedReplies"],
+      ]
+    ) {
+      const n = (gauges.bus as Record<string, unknown> | undefined)?.[key];
+      if (typeof n === "number") {
+        lines.push(`edgecore_meta_bus_dropped_total{reason="${reason}"} ${n}`);
+      }
     }
     lines.push("# HELP edgecore_meta_cloud_connected 1 when the cloud link is up.");
     lines.push("# TYPE edgecore_meta_cloud_connected gauge");
