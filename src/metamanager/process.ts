@@ -40,6 +40,9 @@ export const VOLUME_OPERATIONS: ReadonlySet<string> = new Set([
   "controllerunpublishvolume",
 ]);
 
+/** Operations whose processing never writes the store (no savepoint needed). */
+const READ_ONLY_OPERATIONS: ReadonlySet<string> = new Set(["query", "connect"]);
+
 /** SendSync's default when a timeout ≤ 0 is configured. */
 const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
 /** Timeout of the CSI relay to edged. */
@@ -147,8 +150,12 @@ export class MetaManager {
     if (VOLUME_OPERATIONS.has(msg.route.operation)) return this.processVolume(msg);
     const mark = this.outbox.mark();
     let panic: string | undefined;
+    // Operations that never write need no savepoint (queries are the bulk of edged's load).
+    const atomic = READ_ONLY_OPERATIONS.has(msg.route.operation)
+      ? (fn: () => void) => fn()
+      : (fn: () => void) => this.#store.transaction(fn);
     try {
-      this.#store.transaction(() => {
+      atomic(() => {
         try {
           this.process(msg);
         } catch (e) {
