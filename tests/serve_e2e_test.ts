@@ -761,3 +761,21 @@ Deno.test("serve e2e: a unix socket is created with mode 0600 and `sync --server
     assert.ok(metaRow(rows, "default/podstatus/a"));
   });
 });
+
+Deno.test("serve e2e: messages for a module that is not attached wait and are delivered on attach", async () => {
+  await withFixture(async (t) => {
+    const serve = await t.serve();
+    const cloud = await t.attach(serve, "websocket", "hub");
+    // edged is not attached: the echo of these inserts waits in edged's queue.
+    for (const id of ["w-1", "w-2", "w-3"]) cloud.send(insertPod(id));
+    await cloud.waitFor(isMessage("response", { parent: "w-3" }), WAIT_MS, "ack w-3");
+    await waitForMetric(serve, 'edgecore_meta_queue_depth{module="edged"} 3');
+    const edged = await t.attach(serve, "edged", "edged");
+    for (const id of ["w-1", "w-2", "w-3"]) {
+      await edged.waitFor(isMessage("insert", { msgId: id }), WAIT_MS, `queued ${id} on attach`);
+    }
+    const order = edged.frames.filter((f) => f.route?.operation === "insert")
+      .map((f) => f.header?.msg_id);
+    assert.deepEqual(order, ["w-1", "w-2", "w-3"], "delivered in send order");
+  });
+});
