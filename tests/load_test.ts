@@ -300,7 +300,8 @@ Deno.test({
     assert.ok(Number.isInteger(MESSAGES) && MESSAGES > 0, `LOAD_MESSAGES=${MESSAGES}`);
     const dir = await Deno.makeTempDir({ prefix: "load-" });
     const db = `${dir}/e.db`;
-    const serve = await ServeProcess.start({ db });
+    // With the V8 flags serve ships with (a small young generation, 128 MB old space).
+    const serve = await ServeProcess.start({ db, productFlags: true });
     const rss = new RssSampler(serve.pid, 250);
     const rssStart = rss.sample() ?? 0;
     const watches: WatchStream[] = [];
