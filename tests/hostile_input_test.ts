@@ -6,9 +6,9 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { runCli } from "./support/serve_process.ts";
 
 const BAD = new URL("../fixtures/bad/", import.meta.url);
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 
 interface Run {
   code: number;
@@ -17,23 +17,11 @@ interface Run {
 }
 
 async function replay(args: string[], stdin?: string): Promise<Run> {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, "replay", ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  const text = new TextDecoder().decode(out.stdout);
+  const out = await runCli(["replay", ...args], 60_000, stdin);
   return {
     code: out.code,
-    events: text.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l)),
-    stderr: new TextDecoder().decode(out.stderr),
+    events: out.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l)),
+    stderr: out.stderr,
   };
 }
 

@@ -5,30 +5,10 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { runCli } from "./support/serve_process.ts";
 
-const MAIN = new URL("../main.ts", import.meta.url).pathname;
 const MISC = new URL("../fixtures/journals/misc.ndjson", import.meta.url).pathname;
 const EDGECORE_DB = new URL("../fixtures/edgecore-db/edgecore.db", import.meta.url).pathname;
-
-async function cli(args: string[], stdin?: string) {
-  const child = new Deno.Command(Deno.execPath(), {
-    args: ["run", "-A", MAIN, ...args],
-    stdin: stdin === undefined ? "null" : "piped",
-    stdout: "piped",
-    stderr: "piped",
-  }).spawn();
-  if (stdin !== undefined) {
-    const w = child.stdin.getWriter();
-    await w.write(new TextEncoder().encode(stdin));
-    await w.close();
-  }
-  const out = await child.output();
-  return {
-    code: out.code,
-    stdout: new TextDecoder().decode(out.stdout),
-    stderr: new TextDecoder().decode(out.stderr),
-  };
-}
 
 interface Event {
   via: string;
@@ -60,7 +40,7 @@ function podstatusKeys(path: string): string[] {
 async function seeded(dir: string): Promise<string> {
   const path = `${dir}/e.db`;
   const seed = (await Deno.readTextFile(MISC)).split("\n").slice(0, 7).join("\n") + "\n";
-  const r = await cli(["replay", "-", "--db", path, "--compat", "fixed"], seed);
+  const r = await runCli(["replay", "-", "--db", path, "--compat", "fixed"], 30_000, seed);
   assert.equal(r.code, 0, r.stderr);
   return path;
 }
@@ -71,7 +51,7 @@ Deno.test("sync --db --dry-run prints one update per namespace and changes nothi
     const path = await seeded(dir);
     const before = await sha256(path);
     const keysBefore = podstatusKeys(path);
-    const r = await cli(["sync", "--db", path, "--dry-run"]);
+    const r = await runCli(["sync", "--db", path, "--dry-run"]);
     assert.equal(r.code, 0, r.stderr);
     const evs = events(r.stdout);
     assert.deepEqual(
@@ -102,14 +82,14 @@ Deno.test("sync --db deletes orphaned podstatus rows and keeps the others", asyn
   const dir = await Deno.makeTempDir();
   try {
     const path = await seeded(dir);
-    const r = await cli(["sync", "--db", path]);
+    const r = await runCli(["sync", "--db", path]);
     assert.equal(r.code, 0, r.stderr);
     assert.equal(events(r.stdout).length, 2);
     assert.match(r.stderr, /deleted 1 orphaned podstatus row/);
     const keys = podstatusKeys(path);
     assert.equal(keys.length, 3);
     assert.ok(!keys.some((k) => k.includes("orphan")));
-    const again = await cli(["sync", "--db", path]);
+    const again = await runCli(["sync", "--db", path]);
     assert.match(again.stderr, /deleted 0 orphaned/);
   } finally {
     await Deno.remove(dir, { recursive: true });
@@ -122,7 +102,7 @@ Deno.test("sync --db --dry-run works on a real edgecore.db without touching it",
     const path = `${dir}/edgecore.db`;
     await Deno.copyFile(EDGECORE_DB, path);
     const before = await sha256(path);
-    const r = await cli(["sync", "--db", path, "--dry-run"]);
+    const r = await runCli(["sync", "--db", path, "--dry-run"]);
     assert.equal(r.code, 0, r.stderr);
     for (const e of events(r.stdout)) assert.match(e.message.route.resource, /^[^/]+\/podstatus$/);
     assert.match(r.stderr, /namespace message\(s\)/);
@@ -134,17 +114,17 @@ Deno.test("sync --db --dry-run works on a real edgecore.db without touching it",
 });
 
 Deno.test("sync errors: --dry-run without --db is a usage error; bad files are one line", async () => {
-  const usage = await cli(["sync", "--dry-run"]);
+  const usage = await runCli(["sync", "--dry-run"]);
   assert.equal(usage.code, 2);
   assert.match(usage.stderr, /--dry-run needs --db/);
   const dir = await Deno.makeTempDir();
   try {
-    const missing = await cli(["sync", "--db", `${dir}/nope.db`, "--dry-run"]);
+    const missing = await runCli(["sync", "--db", `${dir}/nope.db`, "--dry-run"]);
     assert.equal(missing.code, 1);
     assert.equal(missing.stderr.trim().split("\n").length, 1, missing.stderr);
     assert.match(missing.stderr, /nope\.db/);
     await Deno.writeTextFile(`${dir}/text.db`, "this is not a database ".repeat(100));
-    const notDb = await cli(["sync", "--db", `${dir}/text.db`]);
+    const notDb = await runCli(["sync", "--db", `${dir}/text.db`]);
     assert.equal(notDb.code, 1);
     assert.match(notDb.stderr, /not an SQLite database/);
     assert.doesNotMatch(notDb.stderr, /\n\s+at /);

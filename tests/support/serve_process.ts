@@ -238,18 +238,28 @@ export class ServeProcess {
 }
 
 /**
- * Runs `deno run -A main.ts ...args` to completion (killed after `timeoutMs`).
+ * Runs `deno run -A main.ts ...args` to completion (killed after `timeoutMs`), with `stdin`
+ * as its standard input when given.
  */
-export async function runCli(args: string[], timeoutMs = 30_000): Promise<CliResult> {
+export async function runCli(
+  args: string[],
+  timeoutMs = 30_000,
+  stdin?: string,
+): Promise<CliResult> {
   const child = new Deno.Command(Deno.execPath(), {
     args: ["run", "-A", MAIN, ...args],
     cwd: PROJECT_DIR,
     env: childEnv(),
     clearEnv: true,
-    stdin: "null",
+    stdin: stdin === undefined ? "null" : "piped",
     stdout: "piped",
     stderr: "piped",
   }).spawn();
+  if (stdin !== undefined) {
+    const w = child.stdin.getWriter();
+    await w.write(new TextEncoder().encode(stdin));
+    await w.close();
+  }
   const output = child.output();
   let timer: ReturnType<typeof setTimeout> | undefined;
   const killer = new Promise<void>((resolve) => {
