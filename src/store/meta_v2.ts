@@ -148,8 +148,8 @@ export class MetaV2Dao {
   #select = new Map<string, StatementSync>();
   #all: StatementSync;
 
-  /** @param db an open database holding table `meta_v2` */
-  constructor(readonly db: Database) {
+  /** @param db an open database holding table `meta_v2` (a read-only view will do for reads) */
+  constructor(readonly db: Pick<Database, "sqlite">) {
     const s = db.sqlite;
     this.#upsert = s.prepare(
       "INSERT OR REPLACE INTO meta_v2 (key, groupversionresource, namespace,name,resourceversion,value) VALUES (?,?,?,?,?,?)",
