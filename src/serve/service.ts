@@ -74,7 +74,7 @@ export class EdgeMetaService {
     this.bus.addModule(META_MANAGER_MODULE, META_GROUP);
     this.bus.addModule(EDGED_MODULE, "edged");
     this.bus.addModule(mmc.contextSendModule, mmc.contextSendGroup);
-    if (mmc.metaServer.enable) this.watchHub = new WatchHub({ rows: store.metaV2.all(), logger });
+    if (mmc.metaServer.enable) this.watchHub = new WatchHub({ rows: store.metaV2.rows(), logger });
     const hub = this.watchHub;
     this.mm = new MetaManager({
       store,

@@ -230,4 +230,9 @@ export class MetaV2Dao {
   all(): MetaV2Row[] {
     return (this.#all.all() as RawRow[]).map(fromRaw);
   }
+
+  /** Every row, in scan order, one at a time (only one row's value in memory at once). */
+  *rows(): Generator<MetaV2Row> {
+    for (const r of this.#all.iterate()) yield fromRaw(r as RawRow);
+  }
 }
