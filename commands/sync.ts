@@ -10,7 +10,7 @@ import { listenAddress } from "../src/config/config.ts";
 import { CommandError } from "../src/errors.ts";
 import { systemIdentity } from "../src/beehive/message.ts";
 import { podStatusMessages, podStatusSync } from "../src/metamanager/pod_status_sync.ts";
-import { EDGECORE_GROUPS, eventLines } from "../src/replay/recorder.ts";
+import { deliveryEventLines, EDGECORE_GROUPS } from "../src/replay/recorder.ts";
 import { Store } from "../src/store/store.ts";
 import { MetaDao } from "../src/store/meta.ts";
 import { withReadOnlyDatabase } from "../src/inspect/open.ts";
@@ -68,13 +68,9 @@ Examples:
             }
           })();
         const messages = podStatusMessages(result, systemIdentity);
-        let seq = 1;
-        for (const msg of messages) {
-          const delivery = { via: "group" as const, group: "hub", msg };
-          for (const l of eventLines(1, seq, delivery, (g) => EDGECORE_GROUPS[g] ?? [])) {
-            console.log(l);
-            seq++;
-          }
+        const deliveries = messages.map((msg) => ({ via: "group" as const, group: "hub", msg }));
+        for (const l of deliveryEventLines(1, deliveries, (g) => EDGECORE_GROUPS[g] ?? [])) {
+          console.log(l);
         }
         const verb = opts.dryRun ? "would delete" : "deleted";
         console.error(

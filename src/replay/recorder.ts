@@ -49,6 +49,20 @@ export function eventLines(
   return [`${head(seq)}"via":"resp","to":${goString(to)},"message":${toWire(d.msg)}}`];
 }
 
+/** The event lines of the deliveries one message caused, numbered from 1. */
+export function deliveryEventLines(
+  line: number,
+  deliveries: readonly Delivery[],
+  members: (group: string) => readonly string[],
+  current?: Message,
+): string[] {
+  const lines: string[] = [];
+  for (const d of deliveries) {
+    lines.push(...eventLines(line, lines.length + 1, d, members, current));
+  }
+  return lines;
+}
+
 function groupMembers(group: string): readonly string[] {
   return EDGECORE_GROUPS[group] ?? [];
 }

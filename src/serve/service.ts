@@ -21,7 +21,7 @@ import {
   MetaManager,
   podStatusSyncTrigger,
 } from "../metamanager/process.ts";
-import { eventLines } from "../replay/recorder.ts";
+import { deliveryEventLines } from "../replay/recorder.ts";
 import { Store } from "../store/store.ts";
 import { JournalWriter } from "./journal_writer.ts";
 import { isLoopback, type ListenAddress, parseListen } from "./listen.ts";
@@ -231,11 +231,7 @@ export class EdgeMetaService {
     this.store.transaction(() => this.mm.handle(trigger));
     const deliveries = this.mm.outbox.flush();
     this.metrics.countMessage(trigger.route.operation);
-    const lines: string[] = [];
-    for (const d of deliveries) {
-      lines.push(...eventLines(1, lines.length + 1, d, (g) => this.bus.groupMembers(g), trigger));
-    }
-    return lines;
+    return deliveryEventLines(1, deliveries, (g) => this.bus.groupMembers(g), trigger);
   }
 
   /**
