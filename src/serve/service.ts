@@ -7,7 +7,7 @@
 
 import { dirname } from "node:path";
 import { MessageBus } from "../beehive/bus.ts";
-import { type Identity, systemIdentity } from "../beehive/message.ts";
+import { type Identity, type Message, systemIdentity } from "../beehive/message.ts";
 import { ModuleBridge } from "../bridge/websocket.ts";
 import type { Config } from "../config/config.ts";
 import { listenAddress } from "../config/config.ts";
@@ -147,7 +147,7 @@ export class EdgeMetaService {
     return svc;
   }
 
-  #enqueue(msg: Parameters<MessageBus["send"]>[1]): void {
+  #enqueue(msg: Message): void {
     this.bus.send(META_MANAGER_MODULE, msg).catch((e) =>
       this.logger.warn("message not queued", { error: String(e) })
     );
