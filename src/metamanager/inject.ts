@@ -17,6 +17,8 @@ export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 export interface StoreChange {
   type: WatchEventType;
   row: MetaV2Row;
+  /** The decoded object `row` was built from (spares watchers a second JSON parse). */
+  object?: KubeObject;
 }
 
 /**
@@ -72,7 +74,7 @@ export function inject(msg: Message, metaV2: MetaV2Dao): StoreChange[] {
     const row = rowForObject(obj);
     if (type === "DELETED") metaV2.deleteByKey(row.key);
     else metaV2.insertOrReplace(row);
-    changes.push({ type, row });
+    changes.push({ type, row, object: obj });
   }
   return changes;
 }

@@ -30,8 +30,12 @@ export interface MetaManagerLoopOptions {
   /** Sees each processed message and each commit's latency (metrics). */
   onProcessed?: (msg: Message) => void;
   onCommit?: (seconds: number, messages: number) => void;
-  /** True when no message is waiting (then the WAL is checkpointed). Default: never. */
-  idle?: () => boolean;
+  /**
+   * After a commit, when no message arrives for this many milliseconds, the WAL is
+   * checkpointed (moved into the database file) so that commits on the acknowledgement
+   * path rarely have to. Default: never.
+   */
+  idleCheckpointMs?: number;
 }
 
 /** Resolves when `signal` aborts. */
@@ -55,11 +59,26 @@ export async function runMetaManagerLoop(
   const maxBatch = options.maxBatch ?? 512;
   const maxBatchBytes = options.maxBatchBytes ?? 8 * 1024 * 1024;
   const stop = aborted(signal);
+  let uncheckpointed = false;
+  // The previous batch, committed but waiting for its fsync before its messages leave
+  // (only with syncOffThread): the next batch is processed meanwhile.
+  let pending: Promise<unknown> = Promise.resolve();
   for (;;) {
     const batch: Message[] = [];
     if (!signal.aborted) {
       try {
-        batch.push(await options.receive(signal));
+        if (uncheckpointed && options.idleCheckpointMs !== undefined) {
+          const first = await receiveOrIdle(options, signal, options.idleCheckpointMs);
+          if (first === undefined) {
+            uncheckpointed = false;
+            await pending;
+            checkpoint(store, logger);
+            continue;
+          }
+          batch.push(first);
+        } else {
+          batch.push(await options.receive(signal));
+        }
       } catch (e) {
         if (!signal.aborted) {
           logger.warn("metaManager receive failed", { error: String(e) });
@@ -89,6 +108,7 @@ export async function runMetaManagerLoop(
           logger.warn("volume operation not relayed: shutting down", { msg_id: msg.header.msgId });
           continue;
         }
+        await pending; // what came before leaves first
         // Relays to edged and waits (up to 60 s, as upstream), unless shutdown comes first.
         const relay = Promise.resolve(mm.handle(msg)).catch((e) =>
           logger.error("volume operation failed", { error: String(e) })
@@ -115,17 +135,48 @@ export async function runMetaManagerLoop(
         i = Math.max(i, from + 1);
         continue;
       }
-      options.onCommit?.((performance.now() - started) / 1000, i - from);
-      mm.outbox.flush();
-      for (let k = from; k < i; k++) options.onProcessed?.(batch[k]);
+      // Nothing leaves before the commit is on disk. With syncOffThread the fsync runs on
+      // another thread while this loop goes on with the next batch; at most one batch
+      // waits for it, so the one before must be out before this one is handed over.
+      const committed = batch.slice(from, i);
+      const delivered = mm.deliverWhenDurable(mm.outbox.take()).then((deliveries) => {
+        if (deliveries === undefined) return;
+        options.onCommit?.((performance.now() - started) / 1000, committed.length);
+        for (const m of committed) options.onProcessed?.(m);
+      });
+      await pending;
+      pending = delivered;
     }
-    if (options.idle?.()) {
-      // Nothing waiting: a good moment to move the WAL into the database file.
-      try {
-        store.db.checkpoint();
-      } catch (e) {
-        logger.warn("checkpoint failed", { error: String(e) });
-      }
-    }
+    uncheckpointed = true;
+  }
+  await pending;
+}
+
+/**
+ * The next message, or undefined when none arrives within `ms` (the loop is idle).
+ * @throws when `signal` aborts (as `receive` does)
+ */
+async function receiveOrIdle(
+  options: MetaManagerLoopOptions,
+  signal: AbortSignal,
+  ms: number,
+): Promise<Message | undefined> {
+  const waiting = options.tryReceive();
+  if (waiting !== undefined) return waiting;
+  const idle = AbortSignal.timeout(ms);
+  try {
+    return await options.receive(AbortSignal.any([signal, idle]));
+  } catch (e) {
+    if (idle.aborted && !signal.aborted) return undefined;
+    throw e;
+  }
+}
+
+/** Nothing waiting: a good moment to move the WAL into the database file. */
+function checkpoint(store: Store, logger: Logger): void {
+  try {
+    store.db.checkpoint();
+  } catch (e) {
+    logger.warn("checkpoint failed", { error: String(e) });
   }
 }

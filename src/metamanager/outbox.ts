@@ -29,6 +29,12 @@ export type Delivery =
   | { via: "group"; group: string; msg: Message }
   | { via: "resp"; msg: Message };
 
+/** What {@link Outbox.take} took: deliveries and store changes of committed messages. */
+export interface Taken {
+  deliveries: Delivery[];
+  changes: StoreChange[];
+}
+
 /** Receives store changes after they are committed (MetaServer watches). */
 export type ChangeListener = (changes: StoreChange[]) => void;
 
@@ -76,13 +82,27 @@ export class Outbox {
   }
 
   /**
+   * Takes everything queued out of the outbox, to {@link deliver} later (once the commit
+   * that produced it is durable) while the outbox collects the next batch.
+   */
+  take(): Taken {
+    const taken = { deliveries: this.#deliveries, changes: this.#changes };
+    this.#deliveries = [];
+    this.#changes = [];
+    return taken;
+  }
+
+  /**
    * Hands everything queued to the bus (in order), then the changes to the listener.
    * Returns the deliveries made.
    */
   flush(): Delivery[] {
-    const deliveries = this.#deliveries, changes = this.#changes;
-    this.#deliveries = [];
-    this.#changes = [];
+    return this.deliver(this.take());
+  }
+
+  /** Hands what {@link take} took to the bus (in order), then the changes to the listener. */
+  deliver(taken: Taken): Delivery[] {
+    const { deliveries, changes } = taken;
     for (const d of deliveries) {
       if (d.via === "send") this.bus.send(d.to, d.msg);
       else if (d.via === "group") this.bus.sendToGroup(d.group, d.msg);

@@ -19,7 +19,7 @@ import type { Store } from "../store/store.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { type CompatMode, type Quirks, quirksFor } from "./compat.ts";
 import { inject, MalformedListItem } from "./inject.ts";
-import { type Bus, type ChangeListener, Outbox } from "./outbox.ts";
+import { type Bus, type ChangeListener, type Delivery, Outbox, type Taken } from "./outbox.ts";
 import { alwaysRemote, parseResource, requireRemoteQuery } from "./resource.ts";
 import { podStatusMessages, podStatusSync } from "./pod_status_sync.ts";
 
@@ -121,6 +121,8 @@ export class MetaManager {
   readonly #remoteTimeoutMs: number;
   readonly #spawn: (task: Promise<void>) => void;
   readonly #onPanic?: (reason: string, msg: Message) => void;
+  /** The last delivery waiting for its commit to be durable (see deliverWhenDurable). */
+  #durable: Promise<unknown> = Promise.resolve();
 
   constructor(options: MetaManagerOptions) {
     this.#store = options.store;
@@ -187,7 +189,31 @@ export class MetaManager {
       this.#log.error("upstream would crash here", { msg_id: msg.header.msgId, reason: panic });
       this.#onPanic?.(panic, msg);
     }
-    if (!this.#store.db.inTransaction) this.outbox.flush();
+    if (!this.#store.db.inTransaction) void this.deliverWhenDurable(this.outbox.take());
+  }
+
+  /**
+   * Delivers what {@link Outbox.take} took once the commits that produced it are on disk,
+   * after everything handed here before (commit order). When COMMIT itself syncs (every
+   * setting but `syncOffThread`) the delivery happens now, synchronously. Resolves to the
+   * deliveries made, or undefined when the fsync failed: the messages are then dropped
+   * (logged), as if the process had died before sending them; the cloud resends.
+   */
+  deliverWhenDurable(taken: Taken): Promise<Delivery[] | undefined> {
+    const db = this.#store.db;
+    if (!db.syncsOffThread) return Promise.resolve(this.outbox.deliver(taken));
+    const delivered = this.#durable.then(() => db.durable()).then(
+      () => this.outbox.deliver(taken),
+      (e) => {
+        this.#log.error("commit not durable (fsync failed); its messages were not sent", {
+          messages: taken.deliveries.length,
+          error: String(e),
+        });
+        return undefined;
+      },
+    );
+    this.#durable = delivered;
+    return delivered;
   }
 
   /**
@@ -405,7 +431,7 @@ export class MetaManager {
       if (!(e instanceof ErrorReply)) throw e;
       this.#deliverError(e);
     }
-    if (!this.#store.db.inTransaction) this.outbox.flush();
+    if (!this.#store.db.inTransaction) void this.deliverWhenDurable(this.outbox.take());
   }
 
   /** The remote query task (§5). */

@@ -94,11 +94,14 @@ function lineOf(entry: Entry, type: EventType): string {
   return line;
 }
 
-function selectableOfRow(row: MetaV2Row): Selectable {
-  let obj: unknown = undefined;
-  try {
-    obj = JSON.parse(row.value);
-  } catch { /* an undecodable value selects as an empty object */ }
+/** Labels and selectable fields of a stored row; `decoded` is its object when at hand. */
+function selectableOfRow(row: MetaV2Row, decoded?: unknown): Selectable {
+  let obj: unknown = decoded;
+  if (obj === undefined) {
+    try {
+      obj = JSON.parse(row.value);
+    } catch { /* an undecodable value selects as an empty object */ }
+  }
   return selectableOf(obj, fieldLabels(resourceForStoredGvr(row.groupversionresource)));
 }
 
@@ -319,7 +322,7 @@ export class WatchHub {
     if (change.type === "DELETED") {
       this.#present.delete(row.key);
     } else {
-      cur = selectableOfRow(row);
+      cur = selectableOfRow(row, change.object);
       this.#present.set(row.key, cur);
     }
     const rv = rowRevision(row);

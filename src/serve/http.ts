@@ -25,7 +25,7 @@ export function createHandler(
   const metaServer = svc.watchHub
     ? createMetaServerHandler({ store: svc.store.metaV2, hub: svc.watchHub, logger: svc.logger })
     : undefined;
-  return (req: Request): Response | Promise<Response> => {
+  return async (req: Request): Promise<Response> => {
     const url = new URL(req.url);
     const path = url.pathname;
     if (svc.closing) return problem(503, "shutting down");
@@ -44,7 +44,7 @@ export function createHandler(
     }
     if (path === "/v1/sync") {
       if (req.method !== "POST") return problem(405, "use POST to run meta-internal-sync");
-      const lines = svc.syncNow();
+      const lines = await svc.syncNow();
       return text(lines.map((l) => l + "\n").join(""), 200, "application/x-ndjson");
     }
     const m = MODULE_PATH.exec(path);

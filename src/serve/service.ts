@@ -31,6 +31,8 @@ import { WatchHub } from "../metaserver/watch.ts";
 
 /** Shutdown waits at most this long for attached modules to go quiet. */
 const DRAIN_LIMIT_MS = 10_000;
+/** The WAL is checkpointed once no message has come for this long after a commit. */
+const IDLE_CHECKPOINT_MS = 250;
 /** Attached modules count as quiet after this long without a frame. */
 const DRAIN_QUIET_MS = 150;
 
@@ -119,7 +121,10 @@ export class EdgeMetaService {
     }
     const path = config.database.dataSource;
     if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
-    const store = Store.open(path, { synchronous: config.edgecoreMeta.synchronous });
+    const store = Store.open(path, {
+      synchronous: config.edgecoreMeta.synchronous,
+      syncOffThread: true,
+    });
     const svc = new EdgeMetaService(config, store, logger, options.identity ?? systemIdentity);
     try {
       if (config.edgecoreMeta.journal) {
@@ -161,7 +166,7 @@ export class EdgeMetaService {
       logger: this.logger,
       receive: (signal) => this.bus.receive(META_MANAGER_MODULE, signal),
       tryReceive: () => this.bus.tryReceive(META_MANAGER_MODULE),
-      idle: () => (this.bus.stats().queues[META_MANAGER_MODULE]?.depth ?? 0) === 0,
+      idleCheckpointMs: IDLE_CHECKPOINT_MS,
       onReceived: (batch) => {
         if (!this.#journal) return;
         for (const m of batch) this.#journal.append(m);
@@ -224,12 +229,12 @@ export class EdgeMetaService {
    * Runs meta-internal-sync now (as the timer would) and returns the event lines of the
    * messages it sent to the cloud.
    */
-  syncNow(): string[] {
+  async syncNow(): Promise<string[]> {
     const trigger = podStatusSyncTrigger(this.#id);
     this.#journal?.append(trigger);
     this.#journal?.flush();
     this.store.transaction(() => this.mm.handle(trigger));
-    const deliveries = this.mm.outbox.flush();
+    const deliveries = await this.mm.deliverWhenDurable(this.mm.outbox.take()) ?? [];
     this.metrics.countMessage(trigger.route.operation);
     return deliveryEventLines(1, deliveries, (g) => this.bus.groupMembers(g), trigger);
   }

@@ -52,6 +52,14 @@ export interface OpenOptions {
   busyTimeoutMs?: number;
   /** Journal mode for read-write opens (default WAL). */
   journalMode?: "WAL" | "DELETE";
+  /**
+   * With `synchronous` FULL on a WAL file: move the per-commit fsync off the JavaScript
+   * thread. SQLite then runs at NORMAL (which still syncs around every checkpoint and when
+   * the WAL is reused) and {@link Database.durable} fdatasyncs the `-wal` file on Deno's
+   * blocking-I/O thread. Whoever commits must await `durable()` before reporting the
+   * commit to anyone; then the guarantee is FULL's. Ignored in any other setting.
+   */
+  syncOffThread?: boolean;
 }
 
 /** A database that cannot be used: missing, not SQLite, corrupt, or with foreign tables. */
@@ -67,6 +75,8 @@ export class DatabaseError extends Error {
 export class Database {
   #depth = 0;
   #savepoints = 0;
+  /** True when commits leave the WAL fsync to {@link durable}. */
+  #walSyncOffThread = false;
 
   private constructor(
     readonly path: string,
@@ -118,7 +128,10 @@ export class Database {
     if (this.path !== ":memory:") {
       this.sqlite.exec(`PRAGMA journal_mode = ${options.journalMode ?? "WAL"}`);
     }
-    this.sqlite.exec(`PRAGMA synchronous = ${options.synchronous ?? "FULL"}`);
+    const synchronous = options.synchronous ?? "FULL";
+    this.#walSyncOffThread = options.syncOffThread === true && synchronous === "FULL" &&
+      this.path !== ":memory:" && this.journalMode().toLowerCase() === "wal";
+    this.sqlite.exec(`PRAGMA synchronous = ${this.#walSyncOffThread ? "NORMAL" : synchronous}`);
     // Savepoints and row replacement use temp storage: keep it in memory (no file I/O).
     this.sqlite.exec("PRAGMA temp_store = MEMORY");
     // Checkpoint rarely on commit; serve checkpoints when idle (see checkpoint()).
@@ -207,6 +220,27 @@ export class Database {
     if (this.#depth !== 1) throw new Error("Cannot commit: no transaction opened by begin()");
     this.sqlite.exec("COMMIT");
     this.#depth = 0;
+  }
+
+  /** True when COMMIT leaves the WAL fsync to {@link durable} (see `syncOffThread`). */
+  get syncsOffThread(): boolean {
+    return this.#walSyncOffThread;
+  }
+
+  /**
+   * Resolves once every commit made so far is on disk. With `syncOffThread` this
+   * fdatasyncs the `-wal` file without blocking the JavaScript thread; otherwise SQLite has
+   * already synced inside COMMIT and this resolves at once.
+   * @throws when the fsync fails (the commits may not be durable: do not report them)
+   */
+  async durable(): Promise<void> {
+    if (!this.#walSyncOffThread) return;
+    const wal = await Deno.open(`${this.path}-wal`, { read: true });
+    try {
+      await wal.syncData();
+    } finally {
+      wal.close();
+    }
   }
 
   /** Rolls back the transaction opened by {@link begin}, if any. */

@@ -1,0 +1,163 @@
+/**
+ * The serve batch loop (runMetaManagerLoop) on real database files: group commit with the
+ * fsync off the JavaScript thread (syncOffThread), acknowledgements only after the fsync
+ * and in commit order, and nothing sent when the fsync fails.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { MessageBus } from "../src/beehive/bus.ts";
+import type { Message } from "../src/beehive/message.ts";
+import { parseMessage } from "../src/beehive/wire.ts";
+import { silentLogger } from "../src/logger.ts";
+import { runMetaManagerLoop } from "../src/metamanager/module.ts";
+import type { Bus } from "../src/metamanager/outbox.ts";
+import { META_MANAGER_MODULE, MetaManager } from "../src/metamanager/process.ts";
+import { Store } from "../src/store/store.ts";
+
+/** Records what the MetaManager sends. */
+class RecordingBus implements Bus {
+  readonly sent: Message[] = [];
+  send(_module: string, msg: Message): void {
+    this.sent.push(msg);
+  }
+  sendToGroup(_group: string, msg: Message): void {
+    this.sent.push(msg);
+  }
+  sendResp(msg: Message): void {
+    this.sent.push(msg);
+  }
+  sendSync(): Promise<Message> {
+    return Promise.reject(new Error("timeout to get response"));
+  }
+}
+
+function insert(i: number): Message {
+  const pod = {
+    apiVersion: "v1",
+    kind: "Pod",
+    metadata: { name: `pod-${i}`, namespace: "default", resourceVersion: String(1000 + i) },
+    spec: { nodeName: "edge-1" },
+  };
+  return parseMessage(JSON.stringify({
+    header: { msg_id: `ins-${i}`, parent_msg_id: "", timestamp: 1700000000000 + i, sync: false },
+    route: {
+      source: "edgecontroller",
+      group: "resource",
+      operation: "insert",
+      resource: `default/pod/pod-${i}`,
+    },
+    content: pod,
+  }));
+}
+
+function tempDb(): { dir: string; path: string } {
+  const dir = Deno.makeTempDirSync({ prefix: "loop_test_" });
+  return { dir, path: `${dir}/edgecore.db` };
+}
+
+function synchronousOf(store: Store): number {
+  const row = store.db.sqlite.prepare("PRAGMA synchronous").get() as { synchronous: number };
+  return row.synchronous;
+}
+
+Deno.test("syncOffThread: SQLite runs at NORMAL and durable() syncs; ignored unless FULL on WAL", () => {
+  const { dir, path } = tempDb();
+  try {
+    const off = Store.open(path, { syncOffThread: true });
+    assert.equal(off.db.syncsOffThread, true);
+    assert.equal(synchronousOf(off), 1, "NORMAL: COMMIT does not fsync, durable() does");
+    off.close();
+    const full = Store.open(path);
+    assert.equal(full.db.syncsOffThread, false);
+    assert.equal(synchronousOf(full), 2, "FULL by default");
+    full.close();
+    for (
+      const options of [{ synchronous: "NORMAL" as const }, { journalMode: "DELETE" as const }]
+    ) {
+      const s = Store.open(path, { ...options, syncOffThread: true });
+      assert.equal(s.db.syncsOffThread, false, JSON.stringify(options));
+      s.close();
+    }
+    const mem = Store.open(":memory:", { syncOffThread: true });
+    assert.equal(mem.db.syncsOffThread, false);
+    mem.close();
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("loop with syncOffThread: every insert acknowledged once, in order, after its rows are stored", async () => {
+  const { dir, path } = tempDb();
+  const store = Store.open(path, { syncOffThread: true });
+  const sent = new RecordingBus();
+  const mm = new MetaManager({ store, bus: sent, mode: "fixed", connected: true });
+  const queue = new MessageBus();
+  queue.addModule(META_MANAGER_MODULE, "meta");
+  const abort = new AbortController();
+  const processed: string[] = [];
+  const stored: number[] = [];
+  const reader = new DatabaseSync(path, { readOnly: true });
+  const count = reader.prepare("SELECT count(*) AS n FROM meta_v2");
+  const loop = runMetaManagerLoop({
+    mm,
+    store,
+    logger: silentLogger,
+    receive: (signal) => queue.receive(META_MANAGER_MODULE, signal),
+    tryReceive: () => queue.tryReceive(META_MANAGER_MODULE),
+    maxBatch: 64,
+    onProcessed: (m) => {
+      processed.push(m.header.msgId);
+      // When a message counts as processed (acknowledged), its row is committed.
+      stored.push((count.get() as { n: number }).n);
+    },
+  }, abort.signal);
+  const n = 1000;
+  for (let i = 0; i < n; i++) {
+    await queue.send(META_MANAGER_MODULE, insert(i));
+    if (i % 97 === 0) await new Promise((r) => setTimeout(r, 1)); // batches of many sizes
+  }
+  while (processed.length < n) await new Promise((r) => setTimeout(r, 5));
+  abort.abort();
+  await loop;
+  try {
+    const expected = Array.from({ length: n }, (_, i) => `ins-${i}`);
+    assert.deepEqual(processed, expected);
+    for (let i = 0; i < n; i++) assert.ok(stored[i] >= i + 1, `row of ins-${i} committed`);
+    const acks = sent.sent.filter((m) => m.route.operation === "response");
+    assert.deepEqual(acks.map((m) => m.header.parentMsgId), expected, "one OK each, in order");
+    assert.equal((count.get() as { n: number }).n, n);
+  } finally {
+    reader.close();
+    store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
+
+Deno.test("deliverWhenDurable: when the fsync fails, nothing is sent; later commits still are", async () => {
+  const { dir, path } = tempDb();
+  const store = Store.open(path, { syncOffThread: true });
+  const sent = new RecordingBus();
+  const mm = new MetaManager({ store, bus: sent, mode: "fixed", connected: true });
+  try {
+    store.db.begin();
+    mm.handle(insert(1));
+    store.db.commit();
+    // The -wal file cannot be opened: the fsync cannot happen.
+    Deno.renameSync(`${path}-wal`, `${path}-wal.away`);
+    const failed = await mm.deliverWhenDurable(mm.outbox.take());
+    Deno.renameSync(`${path}-wal.away`, `${path}-wal`);
+    assert.equal(failed, undefined);
+    assert.equal(sent.sent.length, 0, "no acknowledgement for a commit that may not be durable");
+
+    store.db.begin();
+    mm.handle(insert(2));
+    store.db.commit();
+    const ok = await mm.deliverWhenDurable(mm.outbox.take());
+    assert.ok(ok !== undefined && ok.length > 0);
+    assert.ok(sent.sent.some((m) => m.header.parentMsgId === "ins-2"));
+    assert.ok(!sent.sent.some((m) => m.header.parentMsgId === "ins-1"));
+  } finally {
+    store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});
