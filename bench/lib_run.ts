@@ -25,6 +25,7 @@ import { MetaManager } from "../src/metamanager/process.ts";
 import { readLines } from "../src/replay/journal.ts";
 import { replay } from "../src/replay/replay.ts";
 import { silentLogger } from "../src/logger.ts";
+import { Checkpointer } from "../src/store/checkpointer.ts";
 import { Store } from "../src/store/store.ts";
 import {
   latencySummary,
@@ -128,7 +129,12 @@ export async function runLoopPhase(
   phase: LibSpec["phases"][number],
   batch: number,
 ): Promise<PhaseResult> {
-  const store = Store.open(phase.db); // WAL, synchronous FULL (the Store defaults)
+  // As serve opens it: WAL, synchronous FULL with the fsync off the JS thread, and
+  // checkpoints in a background worker.
+  const store = Store.open(phase.db, { syncOffThread: true });
+  const checkpointer = new Checkpointer(phase.db, silentLogger, {
+    fallback: () => store.db.checkpoint(),
+  });
   const bus = new SerializingBus();
   const mm = new MetaManager({
     store,
@@ -190,6 +196,7 @@ export async function runLoopPhase(
       if ((processed & 127) === 0) sampler.sample();
     },
     onCommit: () => commits++,
+    checkpointer,
   }, abort.signal);
   const seconds = (performance.now() - started) / 1000;
   const cpuMs = processCpuMs() - cpu0;
@@ -198,6 +205,7 @@ export async function runLoopPhase(
   try {
     file.close();
   } catch { /* closed by the stream */ }
+  await checkpointer.close();
   store.close();
   const lat = latencySummary(Float64Array.from(latencies));
   return {

@@ -22,7 +22,7 @@ export interface MetaManagerLoopOptions {
   tryReceive: () => Message | undefined;
   /** Largest batch (default 512 messages). */
   maxBatch?: number;
-  /** A batch stops growing once its contents reach this many characters (default 8 Mi). */
+  /** A batch stops growing once its contents reach this many characters (default 512 Ki). */
   maxBatchBytes?: number;
   logger: Logger;
   /** Sees each batch before it is processed (journal). */
@@ -31,11 +31,10 @@ export interface MetaManagerLoopOptions {
   onProcessed?: (msg: Message) => void;
   onCommit?: (seconds: number, messages: number) => void;
   /**
-   * After a commit, when no message arrives for this many milliseconds, the WAL is
-   * checkpointed (moved into the database file) so that commits on the acknowledgement
-   * path rarely have to. Default: never.
+   * Asked after each delivered commit: a background checkpointer, which keeps the WAL
+   * short so that commits on the acknowledgement path rarely checkpoint themselves.
    */
-  idleCheckpointMs?: number;
+  checkpointer?: { request(): void };
 }
 
 /** Resolves when `signal` aborts. */
@@ -57,9 +56,8 @@ export async function runMetaManagerLoop(
 ): Promise<void> {
   const { mm, store, logger } = options;
   const maxBatch = options.maxBatch ?? 512;
-  const maxBatchBytes = options.maxBatchBytes ?? 8 * 1024 * 1024;
+  const maxBatchBytes = options.maxBatchBytes ?? 512 * 1024;
   const stop = aborted(signal);
-  let uncheckpointed = false;
   // The previous batch, committed but waiting for its fsync before its messages leave
   // (only with syncOffThread): the next batch is processed meanwhile.
   let pending: Promise<unknown> = Promise.resolve();
@@ -67,18 +65,7 @@ export async function runMetaManagerLoop(
     const batch: Message[] = [];
     if (!signal.aborted) {
       try {
-        if (uncheckpointed && options.idleCheckpointMs !== undefined) {
-          const first = await receiveOrIdle(options, signal, options.idleCheckpointMs);
-          if (first === undefined) {
-            uncheckpointed = false;
-            await pending;
-            checkpoint(store, logger);
-            continue;
-          }
-          batch.push(first);
-        } else {
-          batch.push(await options.receive(signal));
-        }
+        batch.push(await options.receive(signal));
       } catch (e) {
         if (!signal.aborted) {
           logger.warn("metaManager receive failed", { error: String(e) });
@@ -142,41 +129,12 @@ export async function runMetaManagerLoop(
       const delivered = mm.deliverWhenDurable(mm.outbox.take()).then((deliveries) => {
         if (deliveries === undefined) return;
         options.onCommit?.((performance.now() - started) / 1000, committed.length);
+        options.checkpointer?.request();
         for (const m of committed) options.onProcessed?.(m);
       });
       await pending;
       pending = delivered;
     }
-    uncheckpointed = true;
   }
   await pending;
-}
-
-/**
- * The next message, or undefined when none arrives within `ms` (the loop is idle).
- * @throws when `signal` aborts (as `receive` does)
- */
-async function receiveOrIdle(
-  options: MetaManagerLoopOptions,
-  signal: AbortSignal,
-  ms: number,
-): Promise<Message | undefined> {
-  const waiting = options.tryReceive();
-  if (waiting !== undefined) return waiting;
-  const idle = AbortSignal.timeout(ms);
-  try {
-    return await options.receive(AbortSignal.any([signal, idle]));
-  } catch (e) {
-    if (idle.aborted && !signal.aborted) return undefined;
-    throw e;
-  }
-}
-
-/** Nothing waiting: a good moment to move the WAL into the database file. */
-function checkpoint(store: Store, logger: Logger): void {
-  try {
-    store.db.checkpoint();
-  } catch (e) {
-    logger.warn("checkpoint failed", { error: String(e) });
-  }
 }

@@ -121,8 +121,8 @@ export class MetaManager {
   readonly #remoteTimeoutMs: number;
   readonly #spawn: (task: Promise<void>) => void;
   readonly #onPanic?: (reason: string, msg: Message) => void;
-  /** The last delivery waiting for its commit to be durable (see deliverWhenDurable). */
-  #durable: Promise<unknown> = Promise.resolve();
+  /** Whether the last delivery handed to deliverWhenDurable was made (once settled). */
+  #durable: Promise<boolean> = Promise.resolve(true);
 
   constructor(options: MetaManagerOptions) {
     this.#store = options.store;
@@ -195,24 +195,31 @@ export class MetaManager {
   /**
    * Delivers what {@link Outbox.take} took once the commits that produced it are on disk,
    * after everything handed here before (commit order). When COMMIT itself syncs (every
-   * setting but `syncOffThread`) the delivery happens now, synchronously. Resolves to the
-   * deliveries made, or undefined when the fsync failed: the messages are then dropped
-   * (logged), as if the process had died before sending them; the cloud resends.
+   * setting but `syncOffThread`) the delivery happens now, synchronously. Otherwise the
+   * fsync starts now, alongside those of earlier commits, and the delivery waits for it
+   * and for theirs. Resolves to the deliveries made, or undefined when an fsync failed:
+   * the messages are then dropped (logged) as if the process had died before sending
+   * them, and so are those of every later commit (see {@link Database.durable}).
    */
   deliverWhenDurable(taken: Taken): Promise<Delivery[] | undefined> {
     const db = this.#store.db;
     if (!db.syncsOffThread) return Promise.resolve(this.outbox.deliver(taken));
-    const delivered = this.#durable.then(() => db.durable()).then(
-      () => this.outbox.deliver(taken),
-      (e) => {
+    const synced = db.durable();
+    synced.catch(() => {}); // awaited below, possibly after it settles
+    const delivered = this.#durable.then(async (earlierDelivered) => {
+      try {
+        await synced;
+        if (!earlierDelivered) throw new Error("an earlier commit was not durable");
+      } catch (e) {
         this.#log.error("commit not durable (fsync failed); its messages were not sent", {
           messages: taken.deliveries.length,
           error: String(e),
         });
         return undefined;
-      },
-    );
-    this.#durable = delivered;
+      }
+      return this.outbox.deliver(taken);
+    });
+    this.#durable = delivered.then((d) => d !== undefined);
     return delivered;
   }
 

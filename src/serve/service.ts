@@ -22,6 +22,7 @@ import {
   podStatusSyncTrigger,
 } from "../metamanager/process.ts";
 import { deliveryEventLines } from "../replay/recorder.ts";
+import { Checkpointer } from "../store/checkpointer.ts";
 import { Store } from "../store/store.ts";
 import { JournalWriter } from "./journal_writer.ts";
 import { isLoopback, type ListenAddress, parseListen } from "./listen.ts";
@@ -31,8 +32,6 @@ import { WatchHub } from "../metaserver/watch.ts";
 
 /** Shutdown waits at most this long for attached modules to go quiet. */
 const DRAIN_LIMIT_MS = 10_000;
-/** The WAL is checkpointed once no message has come for this long after a commit. */
-const IDLE_CHECKPOINT_MS = 250;
 /** Attached modules count as quiet after this long without a frame. */
 const DRAIN_QUIET_MS = 150;
 
@@ -56,6 +55,8 @@ export class EdgeMetaService {
   #server?: Deno.HttpServer;
   #abort = new AbortController();
   #loop?: Promise<void>;
+  /** Background WAL checkpoints (file databases). */
+  #checkpointer?: Checkpointer;
   #timer?: ReturnType<typeof setInterval>;
   #journal?: JournalWriter;
   #closed = false;
@@ -160,13 +161,19 @@ export class EdgeMetaService {
 
   #startLoop(): void {
     this.#loopRunning = true;
+    if (this.store.db.path !== ":memory:") {
+      const db = this.store.db;
+      this.#checkpointer = new Checkpointer(db.path, this.logger, {
+        fallback: () => db.checkpoint(),
+      });
+    }
     this.#loop = runMetaManagerLoop({
       mm: this.mm,
       store: this.store,
       logger: this.logger,
       receive: (signal) => this.bus.receive(META_MANAGER_MODULE, signal),
       tryReceive: () => this.bus.tryReceive(META_MANAGER_MODULE),
-      idleCheckpointMs: IDLE_CHECKPOINT_MS,
+      checkpointer: this.#checkpointer,
       onReceived: (batch) => {
         if (!this.#journal) return;
         for (const m of batch) this.#journal.append(m);
@@ -222,7 +229,8 @@ export class EdgeMetaService {
 
   /** True while the database is open and the loop runs. */
   ready(): boolean {
-    return !this.#closed && this.#loopRunning && this.store.db.sqlite.isOpen;
+    return !this.#closed && this.#loopRunning && this.store.db.sqlite.isOpen &&
+      this.store.db.syncError === undefined;
   }
 
   /**
@@ -273,10 +281,13 @@ export class EdgeMetaService {
     const serverDone = this.#server?.shutdown();
     this.#abort.abort();
     await this.#loop;
+    await this.#checkpointer?.close();
     await Promise.race([serverDone, new Promise((r) => setTimeout(r, 2000))]);
     this.#journal?.close();
     this.store.close();
-    this.logger.info("stopped");
+    this.logger.info("stopped", {
+      background_checkpoints: this.#checkpointer?.stats.checkpoints ?? 0,
+    });
   }
 
   /** Resolves when the HTTP server has finished. */

@@ -6,7 +6,7 @@
  * @module
  */
 
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 
 /** DDL of `meta`, exactly as beego issues it (comments dropped). */
 export const META_DDL = "CREATE TABLE IF NOT EXISTS `meta` (\n" +
@@ -77,6 +77,10 @@ export class Database {
   #savepoints = 0;
   /** True when commits leave the WAL fsync to {@link durable}. */
   #walSyncOffThread = false;
+  /** SQLite's total_changes() when {@link durable} last synced (or at open). */
+  #syncedChanges = 0;
+  #totalChangesStmt?: StatementSync;
+  #syncError?: Error;
 
   private constructor(
     readonly path: string,
@@ -134,10 +138,12 @@ export class Database {
     this.sqlite.exec(`PRAGMA synchronous = ${this.#walSyncOffThread ? "NORMAL" : synchronous}`);
     // Savepoints and row replacement use temp storage: keep it in memory (no file I/O).
     this.sqlite.exec("PRAGMA temp_store = MEMORY");
-    // Checkpoint rarely on commit; serve checkpoints when idle (see checkpoint()).
+    // Checkpoint rarely on commit; serve checkpoints in a background worker (checkpointer.ts).
     this.sqlite.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
     this.sqlite.exec(META_DDL);
     this.sqlite.exec(META_V2_DDL);
+    // Opening is not a commit anyone waits for: durable() counts changes from here.
+    if (this.#walSyncOffThread) this.#syncedChanges = this.#totalChanges();
   }
 
   #checkColumns(table: string, required: string[]): void {
@@ -229,18 +235,45 @@ export class Database {
 
   /**
    * Resolves once every commit made so far is on disk. With `syncOffThread` this
-   * fdatasyncs the `-wal` file without blocking the JavaScript thread; otherwise SQLite has
-   * already synced inside COMMIT and this resolves at once.
-   * @throws when the fsync fails (the commits may not be durable: do not report them)
+   * fdatasyncs the `-wal` file without blocking the JavaScript thread (several calls may
+   * run at once); otherwise SQLite has already synced inside COMMIT and this resolves at
+   * once. After one failed fsync every later call fails too: the kernel may have dropped
+   * the unwritten pages, and a later fsync succeeding would not bring them back (a hole in
+   * the WAL also voids the frames after it), so no later commit may be reported durable.
+   * @throws when the fsync fails, now or earlier (do not report these commits)
    */
   async durable(): Promise<void> {
     if (!this.#walSyncOffThread) return;
-    const wal = await Deno.open(`${this.path}-wal`, { read: true });
+    if (this.#syncError !== undefined) throw this.#syncError;
+    // Nothing written since the last successful sync (e.g. a batch of queries): no fsync.
+    const changes = this.#totalChanges();
+    if (changes <= this.#syncedChanges) return;
     try {
-      await wal.syncData();
-    } finally {
-      wal.close();
+      const wal = await Deno.open(`${this.path}-wal`, { read: true });
+      try {
+        await wal.syncData();
+      } finally {
+        wal.close();
+      }
+    } catch (e) {
+      this.#syncError ??= new Error(
+        `Cannot make commits to ${this.path} durable: fsync of its WAL failed: ${
+          (e as Error).message
+        }`,
+      );
+      throw this.#syncError;
     }
+    if (changes > this.#syncedChanges) this.#syncedChanges = changes;
+  }
+
+  /** The failure of an earlier {@link durable}, after which no commit is reported durable. */
+  get syncError(): Error | undefined {
+    return this.#syncError;
+  }
+
+  #totalChanges(): number {
+    this.#totalChangesStmt ??= this.sqlite.prepare("SELECT total_changes() AS n");
+    return (this.#totalChangesStmt.get() as { n: number }).n;
   }
 
   /** Rolls back the transaction opened by {@link begin}, if any. */
