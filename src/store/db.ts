@@ -71,10 +71,17 @@ export class DatabaseError extends Error {
   }
 }
 
+interface SavepointStatements {
+  begin: StatementSync;
+  release: StatementSync;
+  rollback: StatementSync;
+}
+
 /** An open database with transaction helpers. */
 export class Database {
   #depth = 0;
-  #savepoints = 0;
+  /** Prepared SAVEPOINT/RELEASE/ROLLBACK TO statements, by nesting depth. */
+  #savepoints: SavepointStatements[] = [];
   /** True when commits leave the WAL fsync to {@link durable}. */
   #walSyncOffThread = false;
   /** SQLite's total_changes() when {@link durable} last synced (or at open). */
@@ -193,22 +200,38 @@ export class Database {
         this.#depth = 0;
       }
     }
-    const name = `sp${++this.#savepoints}`;
-    this.sqlite.exec(`SAVEPOINT ${name}`);
+    // One name per nesting depth, so the statements are prepared once (a savepoint per
+    // message is the hot path of a batch).
+    const sp = this.#savepointStatements(this.#depth);
+    sp.begin.run();
     this.#depth++;
     try {
       const result = fn();
-      this.sqlite.exec(`RELEASE ${name}`);
+      sp.release.run();
       return result;
     } catch (e) {
       if (this.sqlite.isTransaction) {
-        this.sqlite.exec(`ROLLBACK TO ${name}`);
-        this.sqlite.exec(`RELEASE ${name}`);
+        sp.rollback.run();
+        sp.release.run();
       }
       throw e;
     } finally {
       this.#depth--;
     }
+  }
+
+  #savepointStatements(depth: number): SavepointStatements {
+    let sp = this.#savepoints[depth];
+    if (sp === undefined) {
+      const name = `sp${depth}`;
+      sp = {
+        begin: this.sqlite.prepare(`SAVEPOINT ${name}`),
+        release: this.sqlite.prepare(`RELEASE ${name}`),
+        rollback: this.sqlite.prepare(`ROLLBACK TO ${name}`),
+      };
+      this.#savepoints[depth] = sp;
+    }
+    return sp;
   }
 
   /**
