@@ -779,3 +779,33 @@ Deno.test("serve e2e: messages for a module that is not attached wait and are de
     assert.deepEqual(order, ["w-1", "w-2", "w-3"], "delivered in send order");
   });
 });
+
+Deno.test("serve e2e: after a failed fsync nothing more is acknowledged and /readyz turns 503", async () => {
+  await withFixture(async (t) => {
+    const serve = await t.serve();
+    const cloud = await t.attach(serve, "websocket", "hub");
+    cloud.send(insertPod("before"));
+    await cloud.waitFor(isMessage("response", { parent: "before" }), WAIT_MS, "ack before");
+    // The WAL can no longer be opened for its fsync (SQLite keeps its own descriptor).
+    const wal = t.path("e.db-wal");
+    await Deno.rename(wal, `${wal}.away`);
+    try {
+      cloud.send(insertPod("lost"));
+      const ready = async () => (await httpGet(serve, "/readyz")).status;
+      const until = performance.now() + WAIT_MS;
+      while (await ready() === 200 && performance.now() < until) {
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      assert.equal(await ready(), 503);
+      cloud.send(insertPod("after"));
+      await new Promise((r) => setTimeout(r, 300));
+    } finally {
+      await Deno.rename(`${wal}.away`, wal);
+    }
+    const acks = cloud.frames.filter((f) => isMessage("response")(f)).map((f) =>
+      f.header?.parent_msg_id
+    );
+    assert.deepEqual(acks, ["before"], "no OK for a commit that may not be durable, nor later");
+    assert.match(serve.stderr, /ERROR commit not durable \(fsync failed\)/);
+  });
+});
