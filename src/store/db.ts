@@ -88,6 +88,8 @@ export class Database {
   #syncedChanges = 0;
   #totalChangesStmt?: StatementSync;
   #syncError?: Error;
+  /** Inode of the -wal file SQLite writes (recorded at open or at the first sync). */
+  #walIno?: number | null;
 
   private constructor(
     readonly path: string,
@@ -150,7 +152,12 @@ export class Database {
     this.sqlite.exec(META_DDL);
     this.sqlite.exec(META_V2_DDL);
     // Opening is not a commit anyone waits for: durable() counts changes from here.
-    if (this.#walSyncOffThread) this.#syncedChanges = this.#totalChanges();
+    if (this.#walSyncOffThread) {
+      this.#syncedChanges = this.#totalChanges();
+      try {
+        this.#walIno = Deno.statSync(`${this.path}-wal`).ino;
+      } catch { /* created by the first write: recorded at the first sync */ }
+    }
   }
 
   #checkColumns(table: string, required: string[]): void {
@@ -274,6 +281,11 @@ export class Database {
     try {
       const wal = await Deno.open(`${this.path}-wal`, { read: true });
       try {
+        // The file SQLite writes is the one it opened; a -wal replaced behind its back
+        // (removed, renamed) is not it, and syncing that one would prove nothing.
+        const ino = (await wal.stat()).ino;
+        this.#walIno ??= ino;
+        if (ino !== this.#walIno) throw new Error("the -wal file was replaced or removed");
         await wal.syncData();
       } finally {
         wal.close();
