@@ -132,9 +132,7 @@ export async function runLoopPhase(
   // As serve opens it: WAL, synchronous FULL with the fsync off the JS thread, and
   // checkpoints in a background worker.
   const store = Store.open(phase.db, { syncOffThread: true });
-  const checkpointer = new Checkpointer(phase.db, silentLogger, {
-    fallback: () => store.db.checkpoint(),
-  });
+  const checkpointer = Checkpointer.forDatabase(store.db, silentLogger)!;
   const bus = new SerializingBus();
   const mm = new MetaManager({
     store,

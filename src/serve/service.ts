@@ -161,12 +161,7 @@ export class EdgeMetaService {
 
   #startLoop(): void {
     this.#loopRunning = true;
-    if (this.store.db.path !== ":memory:") {
-      const db = this.store.db;
-      this.#checkpointer = new Checkpointer(db.path, this.logger, {
-        fallback: () => db.checkpoint(),
-      });
-    }
+    this.#checkpointer = Checkpointer.forDatabase(this.store.db, this.logger);
     this.#loop = runMetaManagerLoop({
       mm: this.mm,
       store: this.store,

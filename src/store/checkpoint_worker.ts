@@ -12,7 +12,7 @@
  * @module
  */
 
-import { DatabaseSync } from "node:sqlite";
+import { DatabaseSync, type StatementSync } from "node:sqlite";
 
 /** A request to the worker. */
 export type CheckpointRequest =
@@ -35,16 +35,20 @@ interface WorkerScope {
 
 const scope = self as unknown as WorkerScope;
 let db: DatabaseSync | undefined;
+let checkpoint: StatementSync | undefined;
 
 function handle(req: CheckpointRequest): CheckpointReply {
   switch (req.op) {
     case "open":
       db = new DatabaseSync(req.path, { timeout: 0 });
       db.exec("PRAGMA synchronous = FULL");
+      checkpoint = db.prepare("PRAGMA wal_checkpoint(PASSIVE)");
       return { op: "opened" };
     case "checkpoint": {
-      if (db === undefined) throw new Error("Cannot checkpoint: the database is not open");
-      const r = db.prepare("PRAGMA wal_checkpoint(PASSIVE)").get() as {
+      if (checkpoint === undefined) {
+        throw new Error("Cannot checkpoint: the database is not open");
+      }
+      const r = checkpoint.get() as {
         busy: number;
         log: number;
         checkpointed: number;
@@ -54,6 +58,7 @@ function handle(req: CheckpointRequest): CheckpointReply {
     case "close":
       db?.close();
       db = undefined;
+      checkpoint = undefined;
       return { op: "closed" };
   }
 }

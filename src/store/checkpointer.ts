@@ -12,6 +12,7 @@
  */
 
 import type { Logger } from "../logger.ts";
+import type { Database } from "./db.ts";
 import type { CheckpointReply, CheckpointRequest } from "./checkpoint_worker.ts";
 
 /** Default pause between two checkpoints while writes keep coming. */
@@ -58,6 +59,15 @@ export class Checkpointer {
     private readonly options: CheckpointerOptions = {},
   ) {
     this.#minIntervalMs = options.minIntervalMs ?? MIN_INTERVAL_MS;
+  }
+
+  /**
+   * The checkpointer of an open read-write database file, falling back to PASSIVE
+   * checkpoints on its own connection; undefined for `:memory:` (no WAL to copy).
+   */
+  static forDatabase(db: Database, log: Logger): Checkpointer | undefined {
+    if (db.path === ":memory:" || db.readOnly) return undefined;
+    return new Checkpointer(db.path, log, { fallback: () => db.checkpoint() });
   }
 
   /** True once the worker has failed (SQLite's autocheckpoint carries on alone). */
