@@ -9,66 +9,22 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { parse as parseYaml } from "yaml";
+import {
+  cloudMessages,
+  feed,
+  type JournalMessage,
+  KUBECTL,
+  Kubectl,
+  WAIT_MS,
+} from "./support/kubectl.ts";
 import { ServeProcess, withTimeout } from "./support/serve_process.ts";
-import { isMessage, WsModule } from "./support/ws_module.ts";
+import { WsModule } from "./support/ws_module.ts";
 
 /** Decoded JSON in assertions. */
 // deno-lint-ignore no-explicit-any
 type Json = any;
 
-const JOURNALS = new URL("../fixtures/journals/", import.meta.url);
-const WAIT_MS = 20_000;
-
-function onPath(cmd: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir === "") continue;
-    try {
-      const p = `${dir}/${cmd}`;
-      if (Deno.statSync(p).isFile) return p;
-    } catch { /* not here */ }
-  }
-  return undefined;
-}
-
-const KUBECTL = onPath("kubectl");
-
 // ------------------------------------------------------------------ journal messages
-
-interface JournalMessage {
-  line: string;
-  id: string;
-  operation: string;
-  content: unknown;
-}
-
-/** The messages of a journal the cloud sends and acknowledges: insert/update/delete. */
-function cloudMessages(name: string): JournalMessage[] {
-  return Deno.readTextFileSync(new URL(name, JOURNALS)).split("\n").filter((l) => l.trim())
-    .map((line) => ({ line, m: JSON.parse(line) }))
-    .filter(({ m }) =>
-      ["insert", "update", "delete"].includes(m.route.operation) &&
-      ["edgecontroller", "dynamiccontroller"].includes(m.route.source)
-    )
-    .map(({ line, m }) => ({
-      line,
-      id: m.header.msg_id,
-      operation: m.route.operation,
-      content: m.content,
-    }));
-}
-
-/** Sends each message as the cloud and waits for its OK acknowledgement (after commit). */
-async function feed(hub: WsModule, messages: JournalMessage[]): Promise<void> {
-  for (const m of messages) {
-    hub.send(m.line);
-    const ack = await hub.waitFor(
-      isMessage("response", { parent: m.id }),
-      WAIT_MS,
-      `ack of ${m.id}`,
-    );
-    assert.equal(ack.content, "OK", `message ${m.id} was acknowledged OK`);
-  }
-}
 
 /** A pod message of our own (watch scenario). */
 function podMessage(
@@ -157,109 +113,6 @@ function keys(objects: StoredObject[]): string[] {
 }
 
 // ------------------------------------------------------------------ kubectl
-
-interface KubectlResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-class Kubectl {
-  constructor(readonly server: string, readonly home: string) {}
-
-  #command(args: string[], piped: boolean): Deno.Command {
-    return new Deno.Command(KUBECTL!, {
-      args: ["--server", this.server, "--request-timeout=30s", ...args],
-      // a fresh HOME (discovery cache) and no kubeconfig, nothing from the developer
-      env: { HOME: this.home, KUBECONFIG: "/dev/null", PATH: Deno.env.get("PATH") ?? "" },
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: piped ? "piped" : "null",
-    });
-  }
-
-  async run(...args: string[]): Promise<KubectlResult> {
-    const out = await withTimeout(
-      this.#command(args, true).output(),
-      60_000,
-      `kubectl ${args.join(" ")} did not finish`,
-    );
-    const dec = new TextDecoder();
-    return { code: out.code, stdout: dec.decode(out.stdout), stderr: dec.decode(out.stderr) };
-  }
-
-  /** Runs and requires success. */
-  async ok(...args: string[]): Promise<string> {
-    const r = await this.run(...args);
-    assert.equal(r.code, 0, `kubectl ${args.join(" ")} failed:\n${r.stderr}`);
-    return r.stdout;
-  }
-
-  /** A long-running kubectl whose stdout lines are collected. */
-  spawn(...args: string[]): Follower {
-    return new Follower(this.#command(args, false).spawn());
-  }
-}
-
-/** A running kubectl (`get -w`) and the lines it printed so far. */
-class Follower {
-  text = "";
-  readonly done: Promise<Deno.CommandStatus>;
-  readonly #drained: Promise<void>;
-  #listeners = new Set<() => void>();
-
-  constructor(readonly child: Deno.ChildProcess) {
-    this.#drained = (async () => {
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        this.text += chunk;
-        for (const l of [...this.#listeners]) l();
-      }
-    })();
-    this.done = child.status.then(async (s) => {
-      await this.#drained;
-      for (const l of [...this.#listeners]) l();
-      return s;
-    });
-  }
-
-  /** Complete output lines. */
-  get lines(): string[] {
-    return this.text.split("\n").slice(0, -1);
-  }
-
-  /** Waits until at least `n` complete lines were printed. */
-  async waitForLines(n: number, timeoutMs = WAIT_MS): Promise<string[]> {
-    let check = () => {};
-    const reached = new Promise<void>((resolve, reject) => {
-      check = () => {
-        if (this.lines.length >= n) resolve();
-        else {this.child.status.then(() => {
-            if (this.lines.length < n) reject(new Error("kubectl exited"));
-          });}
-      };
-    });
-    this.#listeners.add(check);
-    check();
-    try {
-      await withTimeout(
-        reached,
-        timeoutMs,
-        `kubectl printed ${this.lines.length} of ${n} lines:\n${this.text}`,
-      );
-    } finally {
-      this.#listeners.delete(check);
-    }
-    return this.lines;
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await this.done;
-  }
-}
 
 /** Rows of kubectl's table output (header dropped), split on whitespace. */
 function tableRows(stdout: string): string[][] {

@@ -8,49 +8,26 @@
  */
 
 import assert from "node:assert/strict";
-import { ServeProcess, withTimeout } from "./support/serve_process.ts";
-import { isMessage, WsModule } from "./support/ws_module.ts";
+import {
+  cloudMessages,
+  feed,
+  type JournalMessage,
+  KUBECTL,
+  Kubectl,
+  WAIT_MS,
+} from "./support/kubectl.ts";
+import { ServeProcess } from "./support/serve_process.ts";
+import { WsModule } from "./support/ws_module.ts";
 import { humanDuration } from "../src/metaserver/tables/format.ts";
 
-const JOURNALS = new URL("../fixtures/journals/", import.meta.url);
-const WAIT_MS = 20_000;
 const NS = "tables-demo";
 
-function onPath(cmd: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir === "") continue;
-    try {
-      const p = `${dir}/${cmd}`;
-      if (Deno.statSync(p).isFile) return p;
-    } catch { /* not here */ }
-  }
-  return undefined;
-}
-
-const KUBECTL = onPath("kubectl");
-
 // ------------------------------------------------------------------ messages
-
-interface CloudMessage {
-  line: string;
-  id: string;
-}
-
-/** The insert/update/delete messages of a journal, as the cloud sends them. */
-function journal(name: string): CloudMessage[] {
-  return Deno.readTextFileSync(new URL(name, JOURNALS)).split("\n").filter((l) => l.trim())
-    .map((line) => ({ line, m: JSON.parse(line) }))
-    .filter(({ m }) =>
-      ["insert", "update", "delete"].includes(m.route.operation) &&
-      ["edgecontroller", "dynamiccontroller"].includes(m.route.source)
-    )
-    .map(({ line, m }) => ({ line, id: m.header.msg_id }));
-}
 
 let sequence = 0;
 
 /** A cloud message carrying `obj` (its resourceVersion is set to a fresh number). */
-function message(operation: string, obj: Record<string, unknown>): CloudMessage {
+function message(operation: string, obj: Record<string, unknown>): JournalMessage {
   const n = ++sequence;
   const meta = obj.metadata as Record<string, unknown>;
   meta.resourceVersion = String(30000 + n);
@@ -66,20 +43,7 @@ function message(operation: string, obj: Record<string, unknown>): CloudMessage 
     },
     content: obj,
   };
-  return { line: JSON.stringify(msg), id };
-}
-
-/** Sends each message as the cloud and waits for its OK acknowledgement (after commit). */
-async function feed(hub: WsModule, messages: CloudMessage[]): Promise<void> {
-  for (const m of messages) {
-    hub.send(m.line);
-    const ack = await hub.waitFor(
-      isMessage("response", { parent: m.id }),
-      WAIT_MS,
-      `ack of ${m.id}`,
-    );
-    assert.equal(ack.content, "OK", `message ${m.id} was acknowledged OK`);
-  }
+  return { line: JSON.stringify(msg), id, operation, content: obj };
 }
 
 /** An RFC 3339 time `minutes` before now. */
@@ -327,90 +291,6 @@ function objects(): Record<string, unknown>[] {
 
 // ------------------------------------------------------------------ kubectl
 
-class Kubectl {
-  constructor(readonly server: string, readonly home: string) {}
-
-  command(args: string[], piped: boolean): Deno.Command {
-    return new Deno.Command(KUBECTL!, {
-      args: ["--server", this.server, "--request-timeout=30s", ...args],
-      env: { HOME: this.home, KUBECONFIG: "/dev/null", PATH: Deno.env.get("PATH") ?? "" },
-      clearEnv: true,
-      stdin: "null",
-      stdout: "piped",
-      stderr: piped ? "piped" : "null",
-    });
-  }
-
-  /** Runs and requires success; stdout. */
-  async ok(...args: string[]): Promise<string> {
-    const out = await withTimeout(
-      this.command(args, true).output(),
-      60_000,
-      `kubectl ${args.join(" ")} did not finish`,
-    );
-    const dec = new TextDecoder();
-    assert.equal(out.code, 0, `kubectl ${args.join(" ")} failed:\n${dec.decode(out.stderr)}`);
-    return dec.decode(out.stdout);
-  }
-}
-
-/** A running `kubectl get -w` and the lines it printed so far. */
-class Follower {
-  text = "";
-  readonly done: Promise<Deno.CommandStatus>;
-  readonly #drained: Promise<void>;
-  #listeners = new Set<() => void>();
-
-  constructor(readonly child: Deno.ChildProcess) {
-    this.#drained = (async () => {
-      for await (const chunk of child.stdout.pipeThrough(new TextDecoderStream())) {
-        this.text += chunk;
-        for (const l of [...this.#listeners]) l();
-      }
-    })();
-    this.done = child.status.then(async (s) => {
-      await this.#drained;
-      for (const l of [...this.#listeners]) l();
-      return s;
-    });
-  }
-
-  get lines(): string[] {
-    return this.text.split("\n").slice(0, -1);
-  }
-
-  async waitForLines(n: number): Promise<string[]> {
-    let check = () => {};
-    const reached = new Promise<void>((resolve, reject) => {
-      check = () => {
-        if (this.lines.length >= n) resolve();
-        else {this.child.status.then(() => {
-            if (this.lines.length < n) reject(new Error("kubectl exited"));
-          });}
-      };
-    });
-    this.#listeners.add(check);
-    check();
-    try {
-      await withTimeout(
-        reached,
-        WAIT_MS,
-        `kubectl printed ${this.lines.length} of ${n}:\n${this.text}`,
-      );
-    } finally {
-      this.#listeners.delete(check);
-    }
-    return this.lines;
-  }
-
-  async stop(): Promise<void> {
-    try {
-      this.child.kill("SIGTERM");
-    } catch { /* already gone */ }
-    await this.done;
-  }
-}
-
 /** kubectl's table output: a header and rows, cells split on runs of 2+ spaces. */
 interface Printed {
   header: string[];
@@ -462,7 +342,7 @@ Deno.test({
     try {
       hub = await WsModule.connect(serve.address, "websocket", "hub", WAIT_MS);
       const kubectl = new Kubectl(serve.baseUrl, `${dir}/home`);
-      await feed(hub, [...journal("crud.ndjson"), ...journal("rand-1.ndjson")]);
+      await feed(hub, [...cloudMessages("crud.ndjson"), ...cloudMessages("rand-1.ndjson")]);
       const ours = objects();
       await feed(hub, ours.map((o) => message("insert", o)));
       const created = minutesAgo(30);
@@ -658,9 +538,7 @@ Deno.test({
       });
 
       await t.step("get pods -w prints a row per change as it arrives", async () => {
-        const watch = new Follower(
-          kubectl.command(["get", "pods", "-n", NS, "-w", "--output-watch-events"], false).spawn(),
-        );
+        const watch = kubectl.spawn(...["get", "pods", "-n", NS, "-w", "--output-watch-events"]);
         try {
           const initial = await watch.waitForLines(1 + 5);
           assert.deepEqual(initial[0].trim().split(/\s{2,}/), [
