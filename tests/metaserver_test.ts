@@ -974,3 +974,27 @@ Deno.test("watch hub: publish never throws and history stays bounded by size", (
   assert.equal(hub.revision, 1n);
   hub.close();
 });
+
+Deno.test("watch hub: by default a watch can resume across the last 1,000 changes, not more", () => {
+  const hub = new WatchHub();
+  const publish = (rv: number) =>
+    hub.publish([{ type: "ADDED", row: rowForObject(pod("ns", `p${rv}`, rv)) }]);
+  for (let rv = 1; rv <= 1000; rv++) publish(rv);
+  assert.equal(hub.historySize, 1000);
+  assert.equal(hub.minResumable, 0n, "a list taken before the first change can still resume");
+  publish(1001);
+  assert.equal(hub.historySize, 1000, "the oldest change is dropped");
+  assert.equal(hub.minResumable, 1n, "a watch from before it gets 410 Expired");
+  hub.close();
+});
+
+Deno.test("watch hub: by default the history holds at most 4 MiB of stored objects", () => {
+  const hub = new WatchHub();
+  const big = "x".repeat(1024 * 1024);
+  for (let rv = 1; rv <= 6; rv++) {
+    const row = rowForObject(pod("ns", `p${rv}`, rv));
+    hub.publish([{ type: "ADDED", row: { ...row, value: row.value + big } }]);
+  }
+  assert.equal(hub.historySize, 3, "three objects of just over 1 MiB fit in 4 MiB, four do not");
+  hub.close();
+});

@@ -7,6 +7,7 @@
  * @module
  */
 
+import { setImmediate } from "node:timers";
 import type { Message } from "../beehive/message.ts";
 import type { Logger } from "../logger.ts";
 import type { Store } from "../store/store.ts";
@@ -76,8 +77,9 @@ export async function runMetaManagerLoop(
     }
     // The first message wakes this loop as a microtask, before the event loop has
     // delivered the other frames already read from the sockets; give it one turn so
-    // that they join this batch (one commit and one fsync for all of them).
-    if (batch.length === 1 && !signal.aborted) await new Promise((r) => setTimeout(r, 0));
+    // that they join this batch (one commit and one fsync for all of them). An immediate
+    // costs ~10 µs; setTimeout(0) would sleep ~2 ms here (timer granularity).
+    if (batch.length === 1 && !signal.aborted) await new Promise((r) => setImmediate(r));
     let bytes = batch.length ? batch[0].content.json.length : 0;
     while (batch.length < maxBatch && bytes < maxBatchBytes) {
       const m = options.tryReceive();
