@@ -167,3 +167,44 @@ Deno.test("deliverWhenDurable: after a failed fsync nothing is sent, for that co
     Deno.removeSync(dir, { recursive: true });
   }
 });
+
+Deno.test("loop: a checkpoint is asked for after batches that wrote, not after batches of queries", async () => {
+  const { dir, path } = tempDb();
+  const store = Store.open(path, { syncOffThread: true });
+  const mm = new MetaManager({ store, bus: new RecordingBus(), mode: "fixed" });
+  const queue = new MessageBus();
+  queue.addModule(META_MANAGER_MODULE, "meta");
+  let requests = 0, processed = 0;
+  const abort = new AbortController();
+  const loop = runMetaManagerLoop({
+    mm,
+    store,
+    logger: silentLogger,
+    receive: (signal) => queue.receive(META_MANAGER_MODULE, signal),
+    tryReceive: () => queue.tryReceive(META_MANAGER_MODULE),
+    onProcessed: () => processed++,
+    checkpointer: { request: () => requests++ },
+  }, abort.signal);
+  const settle = async (n: number) => {
+    while (processed < n) await new Promise((r) => setTimeout(r, 5));
+  };
+  const query = (i: number) =>
+    parseMessage(JSON.stringify({
+      header: { msg_id: `q-${i}` },
+      route: { source: "edged", group: "meta", operation: "query", resource: "default/pod/pod-1" },
+      content: null,
+    }));
+  try {
+    await queue.send(META_MANAGER_MODULE, insert(1));
+    await settle(1);
+    assert.equal(requests, 1, "after the insert");
+    for (let i = 0; i < 50; i++) await queue.send(META_MANAGER_MODULE, query(i));
+    await settle(51);
+    assert.equal(requests, 1, "queries wrote nothing: no checkpoint");
+  } finally {
+    abort.abort();
+    await loop;
+    store.close();
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

@@ -32,7 +32,7 @@ export interface MetaManagerLoopOptions {
   onProcessed?: (msg: Message) => void;
   onCommit?: (seconds: number, messages: number) => void;
   /**
-   * Asked after each delivered commit: a background checkpointer, which keeps the WAL
+   * Asked after each delivered commit that wrote rows: a background checkpointer, which keeps the WAL
    * short so that commits on the acknowledgement path rarely checkpoint themselves.
    */
   checkpointer?: { request(): void };
@@ -108,6 +108,7 @@ export async function runMetaManagerLoop(
       }
       const started = performance.now();
       const from = i;
+      const changesBefore = store.db.totalChanges();
       store.db.begin();
       try {
         for (; i < batch.length && !VOLUME_OPERATIONS.has(batch[i].route.operation); i++) {
@@ -128,10 +129,11 @@ export async function runMetaManagerLoop(
       // another thread while this loop goes on with the next batch; at most one batch
       // waits for it, so the one before must be out before this one is handed over.
       const committed = batch.slice(from, i);
+      const wrote = store.db.totalChanges() !== changesBefore; // not a batch of queries
       const delivered = mm.deliverWhenDurable(mm.outbox.take()).then((deliveries) => {
         if (deliveries === undefined) return;
         options.onCommit?.((performance.now() - started) / 1000, committed.length);
-        options.checkpointer?.request();
+        if (wrote) options.checkpointer?.request();
         for (const m of committed) options.onProcessed?.(m);
       });
       await pending;

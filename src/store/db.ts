@@ -153,7 +153,7 @@ export class Database {
     this.sqlite.exec(META_V2_DDL);
     // Opening is not a commit anyone waits for: durable() counts changes from here.
     if (this.#walSyncOffThread) {
-      this.#syncedChanges = this.#totalChanges();
+      this.#syncedChanges = this.totalChanges();
       try {
         this.#walIno = Deno.statSync(`${this.path}-wal`).ino;
       } catch { /* created by the first write: recorded at the first sync */ }
@@ -276,7 +276,7 @@ export class Database {
     if (!this.#walSyncOffThread) return;
     if (this.#syncError !== undefined) throw this.#syncError;
     // Nothing written since the last successful sync (e.g. a batch of queries): no fsync.
-    const changes = this.#totalChanges();
+    const changes = this.totalChanges();
     if (changes <= this.#syncedChanges) return;
     try {
       const wal = await Deno.open(`${this.path}-wal`, { read: true });
@@ -306,7 +306,8 @@ export class Database {
     return this.#syncError;
   }
 
-  #totalChanges(): number {
+  /** Rows inserted, updated or deleted through this connection since it opened. */
+  totalChanges(): number {
     this.#totalChangesStmt ??= this.sqlite.prepare("SELECT total_changes() AS n");
     return (this.#totalChangesStmt.get() as { n: number }).n;
   }
