@@ -20,12 +20,12 @@ export interface GlobalOptions {
  * key paths). Warnings go to stderr.
  * @throws {CommandError} for an unreadable file or an invalid value
  */
-export function commandConfig(
+export async function commandConfig(
   global: GlobalOptions,
   flags: Record<string, unknown> = {},
-): LoadedConfig {
+): Promise<LoadedConfig> {
   try {
-    const loaded = loadConfig({
+    const loaded = await loadConfig({
       file: global.config ?? Deno.env.get("EDGECORE_META_CONFIG"),
       flags: {
         "database.dataSource": global.db,

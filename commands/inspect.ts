@@ -17,6 +17,7 @@ import {
   summarize,
   type TableName,
 } from "../src/inspect/query.ts";
+import { loadYaml } from "../src/yaml.ts";
 import { OUTPUT_FORMATS, renderDump, renderRows, renderSummary } from "../src/inspect/render.ts";
 import { CommandError, UsageError } from "../src/errors.ts";
 import { commandConfig, type GlobalOptions } from "./global.ts";
@@ -96,7 +97,7 @@ Examples:
   edgecore-meta inspect --table meta_v2 -o json
   edgecore-meta inspect -o dump > edgecore.db.json`,
     )
-    .action((opts, cmd) => {
+    .action(async (opts, cmd) => {
       const global = cmd.optsWithGlobals() as GlobalOptions & typeof opts;
       const filters: Filters = {
         key: opts.key,
@@ -119,7 +120,8 @@ Examples:
         throw new UsageError("-o dump writes both whole tables; it takes no filter or --table");
       }
 
-      const { config } = commandConfig({ ...global, db: opts.db ?? global.db });
+      const { config } = await commandConfig({ ...global, db: opts.db ?? global.db });
+      if (format === "yaml") await loadYaml();
       const path = config.database.dataSource;
       const now = Date.now();
 

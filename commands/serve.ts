@@ -48,7 +48,7 @@ Examples:
     )
     .action(async (opts, cmd) => {
       const global = cmd.optsWithGlobals() as GlobalOptions;
-      const { config } = commandConfig(global, {
+      const { config } = await commandConfig(global, {
         "edgecoreMeta.listen": opts.listen,
         "edgecoreMeta.compat": opts.compat,
         "edgecoreMeta.journal": opts.journal,

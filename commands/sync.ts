@@ -80,7 +80,7 @@ Examples:
         );
         return;
       }
-      const { config } = commandConfig(global);
+      const { config } = await commandConfig(global);
       const server = opts.server ?? listenAddress(config);
       const body = await requestServer(server, "POST", "/v1/sync");
       Deno.stdout.writeSync(new TextEncoder().encode(body));

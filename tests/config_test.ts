@@ -12,31 +12,39 @@ import {
   defaultConfig,
   listenAddress,
   loadConfig,
+  type LoadedConfig,
 } from "../src/config/config.ts";
 import { commandConfig } from "../commands/global.ts";
 import { CommandError } from "../src/errors.ts";
 
 /** Runs `fn` with a temporary edgecore.yaml holding `yaml`, removed afterwards. */
-function withFile<T>(yaml: string, fn: (path: string) => T): T {
+async function withFile<T>(yaml: string, fn: (path: string) => T | Promise<T>): Promise<T> {
   const dir = Deno.makeTempDirSync({ prefix: "config_test_" });
   const path = `${dir}/edgecore.yaml`;
   Deno.writeTextFileSync(path, yaml);
   try {
-    return fn(path);
+    return await fn(path);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }
 }
 
 /** loadConfig with an explicit (empty unless given) environment. */
-function load(yaml: string | undefined, env: Record<string, string> = {}, flags = {}) {
+function load(
+  yaml: string | undefined,
+  env: Record<string, string> = {},
+  flags = {},
+): Promise<LoadedConfig> {
   if (yaml === undefined) return loadConfig({ env, flags });
   return withFile(yaml, (file) => loadConfig({ file, env, flags }));
 }
 
 /** Asserts a ConfigError whose one-line message contains every fragment. */
-function assertConfigError(fn: () => unknown, ...fragments: string[]): void {
-  assert.throws(fn, (e: unknown) => {
+async function assertConfigError(
+  fn: () => Promise<unknown>,
+  ...fragments: string[]
+): Promise<void> {
+  await assert.rejects(fn, (e: unknown) => {
     assert.ok(e instanceof ConfigError, `expected a ConfigError, got ${e}`);
     assert.equal(e.name, "ConfigError");
     assert.ok(!e.message.includes("\n"), `one line: ${e.message}`);
@@ -47,8 +55,8 @@ function assertConfigError(fn: () => unknown, ...fragments: string[]): void {
 
 const mm = (c: Config) => c.modules.metaManager;
 
-Deno.test("defaults: local database, loopback MetaServer address, fixed mode, FULL", () => {
-  const { config, warnings } = load(undefined);
+Deno.test("defaults: local database, loopback MetaServer address, fixed mode, FULL", async () => {
+  const { config, warnings } = await load(undefined);
   assert.deepEqual(warnings, []);
   assert.equal(config.database.dataSource, "./data/edgecore.db");
   assert.equal(DEFAULT_DB_PATH, "./data/edgecore.db");
@@ -77,9 +85,9 @@ Deno.test("defaults: local database, loopback MetaServer address, fixed mode, FU
   assert.equal(defaultConfig().database.dataSource, "./data/edgecore.db");
 });
 
-Deno.test("an empty file keeps every default", () => {
+Deno.test("an empty file keeps every default", async () => {
   for (const yaml of ["", "# only a comment\n", "---\n"]) {
-    const { config, warnings } = load(yaml);
+    const { config, warnings } = await load(yaml);
     assert.deepEqual(config, defaultConfig(), JSON.stringify(yaml));
     assert.deepEqual(warnings, []);
   }
@@ -110,8 +118,8 @@ modules:
       server: 127.0.0.1:10550
 `;
 
-Deno.test("the edgecore.yaml of spec/config.md §3 loads without warnings", () => {
-  const { config, warnings } = load(SPEC_EXAMPLE);
+Deno.test("the edgecore.yaml of spec/config.md §3 loads without warnings", async () => {
+  const { config, warnings } = await load(SPEC_EXAMPLE);
   assert.deepEqual(warnings, []);
   assert.equal(config.database.dataSource, "/var/lib/kubeedge/edgecore.db");
   assert.equal(mm(config).metaServer.enable, true);
@@ -224,8 +232,8 @@ modules:
     timeout: 60
 `;
 
-Deno.test("a full KubeEdge edgecore.yaml (edged, edgeHub, eventBus...) loads without warnings", () => {
-  const { config, warnings } = load(FULL_KUBEEDGE);
+Deno.test("a full KubeEdge edgecore.yaml (edged, edgeHub, eventBus...) loads without warnings", async () => {
+  const { config, warnings } = await load(FULL_KUBEEDGE);
   assert.deepEqual(warnings, []);
   assert.deepEqual(config.database, {
     driverName: "sqlite3",
@@ -245,8 +253,8 @@ Deno.test("a full KubeEdge edgecore.yaml (edged, edgeHub, eventBus...) loads wit
   assert.deepEqual(config.edgecoreMeta, defaultConfig().edgecoreMeta);
 });
 
-Deno.test("our edgecoreMeta section", () => {
-  const { config, warnings } = load(`edgecoreMeta:
+Deno.test("our edgecoreMeta section", async () => {
+  const { config, warnings } = await load(`edgecoreMeta:
   compat: strict
   listen: unix:/run/edgecore-meta.sock
   synchronous: normal
@@ -268,9 +276,9 @@ Deno.test("our edgecoreMeta section", () => {
   assert.equal(listenAddress(config), "unix:/run/edgecore-meta.sock");
 });
 
-Deno.test("keys match case-insensitively (metamanager, MetaManager, METASERVER...)", () => {
+Deno.test("keys match case-insensitively (metamanager, MetaManager, METASERVER...)", async () => {
   for (const spelling of ["metamanager", "MetaManager", "METAMANAGER", "metaManager"]) {
-    const { config, warnings } = load(`Database:
+    const { config, warnings } = await load(`Database:
   DataSource: /x/${spelling}.db
 Modules:
   ${spelling}:
@@ -295,15 +303,17 @@ EdgecoreMeta:
   }
 });
 
-Deno.test("absent keys keep their defaults (nested objects are merged)", () => {
-  const { config } = load("modules:\n  metaManager:\n    metaServer:\n      server: 0.0.0.0:1\n");
+Deno.test("absent keys keep their defaults (nested objects are merged)", async () => {
+  const { config } = await load(
+    "modules:\n  metaManager:\n    metaServer:\n      server: 0.0.0.0:1\n",
+  );
   assert.deepEqual(mm(config).metaServer, { enable: true, server: "0.0.0.0:1" });
   assert.equal(mm(config).podStatusSyncInterval, 60);
   assert.equal(config.database.dataSource, "./data/edgecore.db");
 });
 
-Deno.test("present keys override even with zero values", () => {
-  const { config } = load(`modules:
+Deno.test("present keys override even with zero values", async () => {
+  const { config } = await load(`modules:
   metaManager:
     enable: false
     contextSendGroup: ""
@@ -317,8 +327,8 @@ Deno.test("present keys override even with zero values", () => {
   assert.equal(mm(config).metaServer.enable, false);
 });
 
-Deno.test("unknown keys give warnings naming their path", () => {
-  const { config, warnings } = load(`modules:
+Deno.test("unknown keys give warnings naming their path", async () => {
+  const { config, warnings } = await load(`modules:
   metaManager:
     bogusKey: 1
     podStatusSyncInterval: 5
@@ -345,7 +355,7 @@ topLevel: true
   });
 });
 
-Deno.test("wrong types are ConfigErrors naming the key path and the expected type", () => {
+Deno.test("wrong types are ConfigErrors naming the key path and the expected type", async () => {
   const cases: [string, string, string][] = [
     [
       "modules:\n  metaManager:\n    podStatusSyncInterval: abc\n",
@@ -384,54 +394,58 @@ Deno.test("wrong types are ConfigErrors naming the key path and the expected typ
     ["modules: [a]\n", "modules", "mapping"],
   ];
   for (const [yaml, path, type] of cases) {
-    assertConfigError(() => load(yaml), path, type, "edgecore.yaml");
+    await assertConfigError(() => load(yaml), path, type, "edgecore.yaml");
   }
 });
 
-Deno.test("metaServer: null (and other null sections) is an error", () => {
-  assertConfigError(
+Deno.test("metaServer: null (and other null sections) is an error", async () => {
+  await assertConfigError(
     () => load("modules:\n  metaManager:\n    metaServer: null\n"),
     "modules.metaManager.metaServer",
     "null",
   );
-  assertConfigError(() => load("modules:\n  metaManager: ~\n"), "modules.metaManager");
-  assertConfigError(() => load("database: null\n"), "database");
+  await assertConfigError(() => load("modules:\n  metaManager: ~\n"), "modules.metaManager");
+  await assertConfigError(() => load("database: null\n"), "database");
 });
 
-Deno.test("invalid values are ConfigErrors", () => {
-  assertConfigError(
+Deno.test("invalid values are ConfigErrors", async () => {
+  await assertConfigError(
     () => load("modules:\n  metaManager:\n    podStatusSyncInterval: 0\n"),
     "modules.metaManager.podStatusSyncInterval",
     "0",
   );
-  assertConfigError(() => load("edgecoreMeta:\n  compat: loose\n"), "edgecoreMeta.compat", "loose");
-  assertConfigError(
+  await assertConfigError(
+    () => load("edgecoreMeta:\n  compat: loose\n"),
+    "edgecoreMeta.compat",
+    "loose",
+  );
+  await assertConfigError(
     () => load("edgecoreMeta:\n  synchronous: fast\n"),
     "edgecoreMeta.synchronous",
     "FULL",
   );
-  assertConfigError(() => load("edgecoreMeta:\n  logLevel: loud\n"), "edgecoreMeta.logLevel");
-  assertConfigError(
+  await assertConfigError(() => load("edgecoreMeta:\n  logLevel: loud\n"), "edgecoreMeta.logLevel");
+  await assertConfigError(
     () => load("edgecoreMeta:\n  maxMessageBytes: 10\n"),
     "edgecoreMeta.maxMessageBytes",
   );
 });
 
-Deno.test("files that cannot be used: missing, not YAML, not a mapping", () => {
+Deno.test("files that cannot be used: missing, not YAML, not a mapping", async () => {
   const missing = "/nonexistent-dir/edgecore.yaml";
-  assertConfigError(
+  await assertConfigError(
     () => loadConfig({ file: missing, env: {} }),
     "Cannot read config file",
     missing,
   );
-  assertConfigError(() => load("a: [\n"), "Cannot parse config file", "edgecore.yaml");
-  assertConfigError(() => load("- a\n- b\n"), "expected a mapping");
-  assertConfigError(() => load("just a string\n"), "expected a mapping");
+  await assertConfigError(() => load("a: [\n"), "Cannot parse config file", "edgecore.yaml");
+  await assertConfigError(() => load("- a\n- b\n"), "expected a mapping");
+  await assertConfigError(() => load("just a string\n"), "expected a mapping");
 });
 
-Deno.test("commandConfig: a missing --config file is a one-line CommandError (exit 1)", () => {
+Deno.test("commandConfig: a missing --config file is a one-line CommandError (exit 1)", async () => {
   const missing = "/nonexistent-dir/edgecore.yaml";
-  assert.throws(
+  await assert.rejects(
     () => commandConfig({ config: missing }),
     (e: unknown) => {
       assert.ok(e instanceof CommandError, `${e}`);
@@ -443,13 +457,16 @@ Deno.test("commandConfig: a missing --config file is a one-line CommandError (ex
   );
 });
 
-Deno.test("commandConfig: --config, --db and --log-level flags apply", () => {
+Deno.test("commandConfig: --config, --db and --log-level flags apply", async () => {
   const yaml = "database:\n  dataSource: /from/file.db\n" +
     "modules:\n  metaManager:\n    contextSendGroup: fromfile\n";
-  withFile(yaml, (file) => {
-    const { config } = commandConfig({ config: file, db: "/from/flag.db", logLevel: "warn" }, {
-      "edgecoreMeta.listen": "127.0.0.1:9999",
-    });
+  await withFile(yaml, async (file) => {
+    const { config } = await commandConfig(
+      { config: file, db: "/from/flag.db", logLevel: "warn" },
+      {
+        "edgecoreMeta.listen": "127.0.0.1:9999",
+      },
+    );
     assert.equal(config.database.dataSource, "/from/flag.db");
     assert.equal(config.edgecoreMeta.logLevel, "warn");
     assert.equal(listenAddress(config), "127.0.0.1:9999");
@@ -498,8 +515,8 @@ const FLAGS = {
   "edgecoreMeta.journal": undefined, // an unset flag does not count
 };
 
-Deno.test("precedence: file over defaults", () => {
-  const { config } = load(FILE);
+Deno.test("precedence: file over defaults", async () => {
+  const { config } = await load(FILE);
   assert.equal(config.database.dataSource, "/file.db");
   assert.equal(mm(config).podStatusSyncInterval, 11);
   assert.equal(mm(config).remoteQueryTimeout, 12);
@@ -511,8 +528,8 @@ Deno.test("precedence: file over defaults", () => {
   assert.equal(listenAddress(config), "127.0.0.1:1111");
 });
 
-Deno.test("precedence: environment over file", () => {
-  const { config, warnings } = load(FILE, ENV);
+Deno.test("precedence: environment over file", async () => {
+  const { config, warnings } = await load(FILE, ENV);
   assert.deepEqual(warnings, []);
   assert.equal(config.database.dataSource, "/env.db");
   assert.equal(mm(config).podStatusSyncInterval, 21);
@@ -525,8 +542,8 @@ Deno.test("precedence: environment over file", () => {
   assert.equal(listenAddress(config), "unix:/env.sock");
 });
 
-Deno.test("precedence: flags over environment over file", () => {
-  const { config } = load(FILE, ENV, FLAGS);
+Deno.test("precedence: flags over environment over file", async () => {
+  const { config } = await load(FILE, ENV, FLAGS);
   assert.equal(config.database.dataSource, "/flag.db");
   assert.equal(config.edgecoreMeta.compat, "strict");
   assert.equal(listenAddress(config), "127.0.0.1:3333");
@@ -538,35 +555,35 @@ Deno.test("precedence: flags over environment over file", () => {
   assert.equal(mm(config).remoteQueryTimeout, 22);
 });
 
-Deno.test("precedence: environment and flags over defaults without a file", () => {
-  const { config } = load(undefined, { EDGECORE_META_DB: "/only-env.db" });
+Deno.test("precedence: environment and flags over defaults without a file", async () => {
+  const { config } = await load(undefined, { EDGECORE_META_DB: "/only-env.db" });
   assert.equal(config.database.dataSource, "/only-env.db");
   assert.equal(mm(config).podStatusSyncInterval, 60);
-  const flagged = load(undefined, { EDGECORE_META_DB: "/only-env.db" }, {
+  const flagged = await load(undefined, { EDGECORE_META_DB: "/only-env.db" }, {
     "database.dataSource": "/only-flag.db",
   });
   assert.equal(flagged.config.database.dataSource, "/only-flag.db");
   // Unrelated variables are ignored.
-  const other = load(undefined, { EDGECORE_META_UNKNOWN: "x", PATH: "/bin" });
+  const other = await load(undefined, { EDGECORE_META_UNKNOWN: "x", PATH: "/bin" });
   assert.deepEqual(other.config, defaultConfig());
   assert.deepEqual(other.warnings, []);
 });
 
-Deno.test("environment booleans and integers", () => {
+Deno.test("environment booleans and integers", async () => {
   for (
     const [raw, value] of [["true", true], ["1", true], ["YES", true], ["false", false], [
       "0",
       false,
     ], ["No", false]] as const
   ) {
-    const { config } = load(undefined, { EDGECORE_META_METASERVER_ENABLE: raw });
+    const { config } = await load(undefined, { EDGECORE_META_METASERVER_ENABLE: raw });
     assert.equal(mm(config).metaServer.enable, value, raw);
   }
-  const { config } = load(undefined, { EDGECORE_META_REMOTE_QUERY_TIMEOUT: " 90 " });
+  const { config } = await load(undefined, { EDGECORE_META_REMOTE_QUERY_TIMEOUT: " 90 " });
   assert.equal(mm(config).remoteQueryTimeout, 90);
 });
 
-Deno.test("invalid environment values are errors naming the variable", () => {
+Deno.test("invalid environment values are errors naming the variable", async () => {
   const cases: [Record<string, string>, string][] = [
     [{ EDGECORE_META_POD_STATUS_SYNC_INTERVAL: "abc" }, "EDGECORE_META_POD_STATUS_SYNC_INTERVAL"],
     [{ EDGECORE_META_POD_STATUS_SYNC_INTERVAL: "" }, "EDGECORE_META_POD_STATUS_SYNC_INTERVAL"],
@@ -574,24 +591,24 @@ Deno.test("invalid environment values are errors naming the variable", () => {
     [{ EDGECORE_META_METASERVER_ENABLE: "maybe" }, "EDGECORE_META_METASERVER_ENABLE"],
   ];
   for (const [env, name] of cases) {
-    assertConfigError(() => load(FILE, env), name, JSON.stringify(Object.values(env)[0]));
+    await assertConfigError(() => load(FILE, env), name, JSON.stringify(Object.values(env)[0]));
   }
   // Out-of-range and enum values name the key path and the value.
-  assertConfigError(
+  await assertConfigError(
     () => load(undefined, { EDGECORE_META_POD_STATUS_SYNC_INTERVAL: "0" }),
     "modules.metaManager.podStatusSyncInterval",
   );
-  assertConfigError(
+  await assertConfigError(
     () => load(undefined, { EDGECORE_META_SYNCHRONOUS: "fast" }),
     "edgecoreMeta.synchronous",
     '"fast"',
   );
-  assertConfigError(
+  await assertConfigError(
     () => load(undefined, { EDGECORE_META_COMPAT: "bogus" }),
     "edgecoreMeta.compat",
     '"bogus"',
   );
-  assertConfigError(
+  await assertConfigError(
     () => load(undefined, { EDGECORE_META_LOG_LEVEL: "loud" }),
     "edgecoreMeta.logLevel",
     '"loud"',
@@ -600,7 +617,7 @@ Deno.test("invalid environment values are errors naming the variable", () => {
 
 Deno.test({
   name: "invalid enum values from the environment name the variable (or their source)",
-  fn() {
+  async fn() {
     const envs: Record<string, string>[] = [
       { EDGECORE_META_SYNCHRONOUS: "fast" },
       { EDGECORE_META_COMPAT: "bogus" },
@@ -608,7 +625,7 @@ Deno.test({
       { EDGECORE_META_POD_STATUS_SYNC_INTERVAL: "0" },
     ];
     for (const env of envs) {
-      assert.throws(() => load(undefined, env), (e: unknown) => {
+      await assert.rejects(() => load(undefined, env), (e: unknown) => {
         assert.ok(e instanceof ConfigError);
         assert.match(e.message, new RegExp(`${Object.keys(env)[0]}|the environment`));
         return true;
@@ -617,10 +634,10 @@ Deno.test({
   },
 });
 
-Deno.test("loadConfig does not modify its inputs", () => {
+Deno.test("loadConfig does not modify its inputs", async () => {
   const env = { ...ENV };
   const flags = { ...FLAGS };
-  load(FILE, env, flags);
+  await load(FILE, env, flags);
   assert.deepEqual(env, ENV);
   assert.deepEqual(flags, FLAGS);
 });

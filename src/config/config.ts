@@ -6,7 +6,7 @@
  * @module
  */
 
-import { parse as parseYaml } from "yaml";
+import { loadYaml } from "../yaml.ts";
 import { type CompatMode, parseCompatMode } from "../metamanager/compat.ts";
 import type { Synchronous } from "../store/db.ts";
 import { type LogLevel, parseLogLevel } from "../logger.ts";
@@ -270,7 +270,7 @@ export interface LoadedConfig {
  * Loads configuration: defaults, then the file, then the environment, then flags.
  * @throws {ConfigError} naming the key path and the expected type
  */
-export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
+export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedConfig> {
   const config = defaultConfig();
   const warnings: string[] = [];
   const target = config as unknown as Record<string, unknown>;
@@ -281,9 +281,10 @@ export function loadConfig(sources: ConfigSources = {}): LoadedConfig {
     } catch (e) {
       throw new ConfigError(`Cannot read config file ${sources.file}: ${(e as Error).message}`);
     }
+    const { parse } = await loadYaml();
     let doc: unknown;
     try {
-      doc = parseYaml(text, { version: "1.1" }); // KubeEdge reads YAML 1.1 (yes/no are booleans)
+      doc = parse(text, { version: "1.1" }); // KubeEdge reads YAML 1.1 (yes/no are booleans)
     } catch (e) {
       throw new ConfigError(
         `Cannot parse config file ${sources.file}: ${(e as Error).message.split("\n")[0]}`,

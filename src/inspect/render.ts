@@ -5,7 +5,7 @@
  * @module
  */
 
-import { stringify as yamlStringify } from "yaml";
+import { loadedYaml } from "../yaml.ts";
 import type { Dump } from "../store/dump.ts";
 import type { InspectRecord, Summary, TableCounts, TableName } from "./query.ts";
 
@@ -69,7 +69,7 @@ export function toJson(value: unknown, indent?: number): string {
 }
 
 function toYaml(value: unknown): string {
-  return yamlStringify(value, { lineWidth: 0 });
+  return loadedYaml().stringify(value, { lineWidth: 0 }); // loaded by the inspect command
 }
 
 // ---------------------------------------------------------------------------------------

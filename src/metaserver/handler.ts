@@ -19,6 +19,7 @@
 
 import type { Logger } from "../logger.ts";
 import type { MetaV2Dao } from "../store/meta_v2.ts";
+import { loadYaml } from "../yaml.ts";
 import { discoveryDocument } from "./discovery.ts";
 import { getObject, listObjects, parseSelection } from "./read.ts";
 import {
@@ -254,7 +255,7 @@ export function createMetaServerHandler(
     }
   }
 
-  return (req: Request): Response => {
+  function serve(req: Request): Response {
     try {
       return handle(req);
     } catch (e) {
@@ -265,5 +266,14 @@ export function createMetaServerHandler(
       });
       return statusResponse(internalError(String((e as Error)?.message ?? e)), req);
     }
-  };
+  }
+
+  // The YAML library is loaded by the first request that may be answered in YAML.
+  return (req: Request): Response | Promise<Response> =>
+    mayWantYaml(req) ? loadYaml().then(() => serve(req)) : serve(req);
+}
+
+/** True when the request's Accept header could select YAML (then YAML must be loaded). */
+function mayWantYaml(req: Request): boolean {
+  return /yaml/i.test(req.headers.get("accept") ?? "");
 }

@@ -10,7 +10,7 @@
  * @module
  */
 
-import { stringify as yamlStringify } from "yaml";
+import { loadedYaml } from "../yaml.ts";
 import { RawNumber } from "../beehive/go_json.ts";
 import { decodeObject, type MetaV2Row } from "../store/meta_v2.ts";
 import { groupVersion, type ResourceInfo } from "./resources.ts";
@@ -138,7 +138,8 @@ function forYaml(v: unknown): unknown {
 /** Encodes a document (discovery, Status) as JSON or YAML. */
 export function encodeDocument(doc: unknown, rep: Representation): Body {
   if (rep.type === "yaml") {
-    return { body: yamlStringify(forYaml(doc)), contentType: "application/yaml" };
+    // The handler loads YAML before it serves a request that accepts it (mayWantYaml).
+    return { body: loadedYaml().stringify(forYaml(doc)), contentType: "application/yaml" };
   }
   return { body: JSON.stringify(doc) + "\n", contentType: "application/json" };
 }
