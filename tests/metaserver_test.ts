@@ -26,6 +26,8 @@ import { discoveryDocument } from "../src/metaserver/discovery.ts";
 import { negotiate } from "../src/metaserver/representation.ts";
 import { createMetaServerHandler } from "../src/metaserver/handler.ts";
 import { WatchHub } from "../src/metaserver/watch.ts";
+import { MetaManager } from "../src/metamanager/process.ts";
+import { parseMessage } from "../src/beehive/wire.ts";
 import { parseSelection } from "../src/metaserver/read.ts";
 
 /** Decoded JSON in assertions. */
@@ -997,4 +999,42 @@ Deno.test("watch hub: by default the history holds at most 4 MiB of stored objec
   }
   assert.equal(hub.historySize, 3, "three objects of just over 1 MiB fit in 4 MiB, four do not");
   hub.close();
+});
+
+Deno.test("watch fed by the MetaManager: selectors judge each change by the object it stored", async () => {
+  const h = new Harness();
+  const none = () => Promise.reject(new Error("timeout to get response"));
+  const bus = { send() {}, sendToGroup() {}, sendResp() {}, sendSync: none };
+  const mm = new MetaManager({ store: h.store, bus, mode: "fixed", onChanges: h.hub });
+  const write = (operation: string, obj: Record<string, unknown>) => {
+    const meta = obj.metadata as { name: string };
+    mm.handle(parseMessage(JSON.stringify({
+      header: { msg_id: `${operation}-${meta.name}` },
+      route: {
+        source: "edgecontroller",
+        group: "resource",
+        operation,
+        resource: `default/pod/${meta.name}`,
+      },
+      content: obj,
+    })));
+  };
+  try {
+    const w = await h.watch("/api/v1/pods?watch=true&labelSelector=app%3Dweb");
+    write("insert", pod("default", "a", 40, { app: "web" }));
+    write("insert", pod("default", "b", 41, { app: "db" }));
+    write("update", pod("default", "b", 42, { app: "web" })); // enters
+    write("update", pod("default", "a", 43, { app: "db" })); // leaves
+    write("delete", pod("default", "a", 44, { app: "db" })); // was out: nothing
+    assert.deepEqual(
+      (await w.take(3)).map((
+        e,
+      ) => [e.type, e.object.metadata.name, e.object.metadata.resourceVersion]),
+      [["ADDED", "a", "40"], ["ADDED", "b", "42"], ["DELETED", "a", "43"]],
+    );
+    assert.deepEqual(await w.pending(), []);
+    await w.cancel();
+  } finally {
+    h.close();
+  }
 });

@@ -17,7 +17,10 @@ export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
 export interface StoreChange {
   type: WatchEventType;
   row: MetaV2Row;
-  /** The decoded object `row` was built from (spares watchers a second JSON parse). */
+  /**
+   * The decoded object `row` was built from, for the listener's `prepare` (spares it a
+   * second JSON parse); dropped once the change is queued for publishing.
+   */
   object?: KubeObject;
 }
 

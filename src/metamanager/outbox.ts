@@ -35,8 +35,18 @@ export interface Taken {
   changes: StoreChange[];
 }
 
-/** Receives store changes after they are committed (MetaServer watches). */
-export type ChangeListener = (changes: StoreChange[]) => void;
+/** Receives store changes (MetaServer watches). */
+export interface ChangeListener {
+  /**
+   * Sees each change as it is made, inside its transaction, while the decoded object is at
+   * hand, to keep what {@link publish} will need (it may still be rolled back: no side
+   * effects). The outbox then drops the object, so that changes waiting for their commit's
+   * fsync do not keep whole decoded objects (many small heap objects) alive.
+   */
+  prepare?(change: StoreChange): void;
+  /** Takes committed changes, in commit order. */
+  publish(changes: StoreChange[]): void;
+}
 
 /**
  * Outbound messages and store changes, held until {@link Outbox.flush}. A mark taken
@@ -54,9 +64,12 @@ export class Outbox {
     this.#deliveries.push(d);
   }
 
-  /** Queues committed-to-be store changes. */
+  /** Queues committed-to-be store changes (shown to the listener's `prepare` first). */
   pushChanges(changes: StoreChange[]): void {
-    for (const c of changes) this.#changes.push(c);
+    for (const c of changes) {
+      this.onChanges?.prepare?.(c);
+      this.#changes.push(c.object === undefined ? c : { type: c.type, row: c.row });
+    }
   }
 
   /** A position to {@link truncate} back to. */
@@ -108,7 +121,7 @@ export class Outbox {
       else if (d.via === "group") this.bus.sendToGroup(d.group, d.msg);
       else this.bus.sendResp(d.msg);
     }
-    if (changes.length > 0) this.onChanges?.(changes);
+    if (changes.length > 0) this.onChanges?.publish(changes);
     return deliveries;
   }
 }

@@ -189,6 +189,7 @@ export class MetaManager {
       this.#log.error("upstream would crash here", { msg_id: msg.header.msgId, reason: panic });
       this.#onPanic?.(panic, msg);
     }
+    msg.content.releaseValue(); // processed: the decoded content is not needed any more
     if (!this.#store.db.inTransaction) void this.deliverWhenDurable(this.outbox.take());
   }
 

@@ -254,6 +254,8 @@ export class WatchHub {
   #history: Entry[] = [];
   #head = 0;
   #historyChars = 0;
+  /** Selectables computed by {@link prepare}, until their change is published. */
+  #prepared = new WeakMap<MetaV2Row, Selectable>();
   #present = new Map<string, Selectable>();
   #watchers = new Set<Watcher>();
   #closed = false;
@@ -303,6 +305,17 @@ export class WatchHub {
   }
 
   /**
+   * Keeps the labels and selectable fields of a change being made, while its decoded
+   * object is at hand (MetaManager's `onChanges`); {@link publish} uses them.
+   */
+  prepare(change: StoreChange): void {
+    if (change.type === "DELETED") return;
+    try {
+      this.#prepared.set(change.row, selectableOfRow(change.row, change.object));
+    } catch { /* publish computes it again, and reports */ }
+  }
+
+  /**
    * Takes committed changes in commit order (MetaManager's `onChanges`). Never throws and
    * never blocks: slow watchers are failed, not waited for.
    */
@@ -326,7 +339,7 @@ export class WatchHub {
     if (change.type === "DELETED") {
       this.#present.delete(row.key);
     } else {
-      cur = selectableOfRow(row, change.object);
+      cur = this.#prepared.get(row) ?? selectableOfRow(row, change.object);
       this.#present.set(row.key, cur);
     }
     const rv = rowRevision(row);

@@ -88,7 +88,7 @@ export class EdgeMetaService {
       contextSendGroup: mmc.contextSendGroup,
       contextSendModule: mmc.contextSendModule,
       remoteQueryTimeout: mmc.remoteQueryTimeout,
-      onChanges: hub ? (changes) => hub.publish(changes) : undefined,
+      onChanges: hub,
     });
     this.bridge = new ModuleBridge({
       bus: this.bus,
