@@ -14,8 +14,13 @@
  * 5. serve: `main.ts serve` as a subprocess, a cloud WebSocket client streaming inserts
  *    with a window of unacknowledged messages, and an edged client draining frames.
  *
- * Options: --json (one JSON object on stdout), --quick (2,000 messages per phase),
- * --n N, --mixed N, --batch N, --window N, --dir DIR (where the temp dir goes),
+ * Steps 2, 3 and 5 run in rounds (default 3: raw, library, serve; raw, library, serve;
+ * ...) and each figure is the median over the rounds (peak RSS figures: the maximum), with
+ * ratios to raw taken within a round: this machine's speed drifts by tens of percent
+ * within a minute, and one run of each would report the drift.
+ *
+ * Options: --json (one JSON object on stdout), --quick (2,000 messages per phase, 1 round),
+ * --rounds N, --n N, --mixed N, --batch N, --window N, --dir DIR (where the temp dir goes),
  * --keep (keep it), --skip-replay, --skip-serve, --cpu-prof DIR (V8 CPU profile of the
  * library child), --v8-flags FLAGS (passed as `deno run --v8-flags=FLAGS` to the library
  * children and to serve, e.g. `--max-semi-space-size=4`).
@@ -35,6 +40,7 @@ interface Args {
   mixed: number;
   batch: number;
   window: number;
+  rounds: number;
   dir?: string;
   keep: boolean;
   skipReplay: boolean;
@@ -51,11 +57,12 @@ function parseArgs(argv: string[]): Args {
     mixed: 10_000,
     batch: 512,
     window: 96,
+    rounds: 3,
     keep: false,
     skipReplay: false,
     skipServe: false,
   };
-  let nSet = false, mixedSet = false;
+  let nSet = false, mixedSet = false, roundsSet = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -89,6 +96,10 @@ function parseArgs(argv: string[]): Args {
       case "--window":
         a.window = int();
         break;
+      case "--rounds":
+        a.rounds = int();
+        roundsSet = true;
+        break;
       case "--dir":
         a.dir = value();
         break;
@@ -111,7 +122,7 @@ function parseArgs(argv: string[]): Args {
       case "--help":
         console.log(
           "usage: deno task bench [--json] [--quick] [--n N] [--mixed N] [--batch N] " +
-            "[--window N] [--dir DIR] [--keep] [--skip-replay] [--skip-serve] [--cpu-prof DIR] " +
+            "[--window N] [--rounds N] [--dir DIR] [--keep] [--skip-replay] [--skip-serve] [--cpu-prof DIR] " +
             "[--v8-flags FLAGS]",
         );
         Deno.exit(0);
@@ -123,6 +134,7 @@ function parseArgs(argv: string[]): Args {
   if (a.quick) {
     if (!nSet) a.n = 2_000;
     if (!mixedSet) a.mixed = 1_000;
+    if (!roundsSet) a.rounds = 1;
   }
   return a;
 }
@@ -198,6 +210,89 @@ async function child<T>(script: string, spec: unknown, extra: string[] = []): Pr
   return JSON.parse(new TextDecoder().decode(out.stdout)) as T;
 }
 
+/** Rows per second of one raw phase. */
+interface RawPhase {
+  name: string;
+  rows_per_s: number;
+  seconds: number;
+}
+
+/** What one round measured: raw limit, library phases, serve. */
+interface Round {
+  raw: RawPhase[];
+  lib: PhaseResult[];
+  serve?: ServeResult;
+}
+
+function rawIn(r: Round, name: string): number {
+  return r.raw.find((p) => p.name === name)!.rows_per_s;
+}
+
+function libIn(r: Round, name: string): PhaseResult {
+  return r.lib.find((p) => p.name === name)!;
+}
+
+/** The median (mean of the middle two for an even count). */
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const n = s.length;
+  return n % 2 === 1 ? s[(n - 1) / 2] : (s[n / 2 - 1] + s[n / 2]) / 2;
+}
+
+/** One phase over the rounds: medians of speeds and latencies, maxima of memory and errors. */
+function medianPhase(ps: PhaseResult[]): PhaseResult {
+  const med = (f: (p: PhaseResult) => number, digits = 0) => round(median(ps.map(f)), digits);
+  const max = (f: (p: PhaseResult) => number) => Math.max(...ps.map(f));
+  return {
+    ...ps[0],
+    errors: max((p) => p.errors),
+    unacknowledged: max((p) => p.unacknowledged),
+    error_replies: max((p) => p.error_replies),
+    seconds: med((p) => p.seconds, 3),
+    msgs_per_s: med((p) => p.msgs_per_s),
+    p50_ms: med((p) => p.p50_ms, 2),
+    p99_ms: med((p) => p.p99_ms, 2),
+    max_ms: max((p) => p.max_ms),
+    commits: med((p) => p.commits),
+    rss_start_mb: max((p) => p.rss_start_mb),
+    peak_rss_sampled_mb: max((p) => p.peak_rss_sampled_mb),
+    peak_rss_hwm_mb: max((p) => p.peak_rss_hwm_mb || 0),
+    cpu_us_per_msg: med((p) => p.cpu_us_per_msg, 1),
+  };
+}
+
+/** Serve over the rounds: medians of speed and latency, maxima of memory and failures. */
+function medianServe(ss: ServeResult[]): ServeResult | undefined {
+  if (ss.length === 0) return undefined;
+  const med = (f: (s: ServeResult) => number, digits = 0) => round(median(ss.map(f)), digits);
+  const max = (f: (s: ServeResult) => number) => Math.max(...ss.map(f));
+  const sum = (f: (s: ServeResult) => number) => ss.reduce((n, s) => n + f(s), 0);
+  return {
+    ...ss[0],
+    acked: Math.min(...ss.map((s) => s.acked)),
+    not_ok: sum((s) => s.not_ok),
+    error_frames: sum((s) => s.error_frames),
+    edged_frames: Math.min(...ss.map((s) => s.edged_frames)),
+    seconds: med((s) => s.seconds, 3),
+    serve_acks_per_s: med((s) => s.serve_acks_per_s),
+    serve_ack_p50_ms: med((s) => s.serve_ack_p50_ms, 2),
+    serve_ack_p99_ms: med((s) => s.serve_ack_p99_ms, 2),
+    serve_ack_max_ms: max((s) => s.serve_ack_max_ms),
+    serve_idle_rss_mb: max((s) => s.serve_idle_rss_mb),
+    serve_rss_after_attach_mb: max((s) => s.serve_rss_after_attach_mb),
+    serve_peak_rss_mb: max((s) => s.serve_peak_rss_mb),
+    serve_peak_rss_hwm_mb: max((s) => s.serve_peak_rss_hwm_mb),
+    serve_commits: med((s) => s.serve_commits),
+    serve_mean_batch: med((s) => s.serve_mean_batch, 1),
+    serve_mean_commit_ms: med((s) => s.serve_mean_commit_ms, 2),
+    serve_cpu_us_per_msg: med((s) => s.serve_cpu_us_per_msg, 1),
+    serve_exit_code: ss.find((s) => s.serve_exit_code !== 0)?.serve_exit_code ??
+      ss[0].serve_exit_code,
+    serve_idle_rss_populated_mb: max((s) => s.serve_idle_rss_populated_mb),
+    serve_warnings: ss.flatMap((s) => s.serve_warnings),
+  };
+}
+
 interface Target {
   name: string;
   value: number;
@@ -248,41 +343,60 @@ async function main(): Promise<number> {
     args.v8Flags ??= productV8Flags();
     const v8 = args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : [];
 
-    // 2. raw limit
-    log("bench: raw node:sqlite (physical limit)...");
-    const raw = await child<{ phases: { name: string; rows_per_s: number; seconds: number }[] }>(
-      "./raw_run.ts",
-      {
+    // 2, 3, 5 in rounds: raw limit, library (serve batch loop, headline), serve.
+    const rounds: Round[] = [];
+    for (let r = 1; r <= args.rounds; r++) {
+      const tag = args.rounds > 1 ? ` (round ${r} of ${args.rounds})` : "";
+      log(`bench: raw node:sqlite (physical limit)${tag}...`);
+      const raw = await child<{ phases: RawPhase[] }>("./raw_run.ts", {
         db: `${dir}/raw.db`,
         batch: args.batch,
         phases: [{ name: "insert", journal: j.insert }, { name: "update", journal: j.update }],
-      },
-    );
-    const rawOf = (n: string) => raw.phases.find((p) => p.name === n)!.rows_per_s;
-
-    // 3. library, serve-like batch loop (headline)
-    log(`bench: library, serve batch loop (<= ${args.batch} msgs per transaction)...`);
-    const libDb = `${dir}/lib.db`;
-    const lib = await child<{ phases: PhaseResult[]; process_rss_at_start_mb: number }>(
-      "./lib_run.ts",
-      {
-        driver: "loop",
-        batch: args.batch,
-        phases: [
-          { name: "insert", journal: j.insert, db: libDb },
-          { name: "update", journal: j.update, db: libDb },
-          { name: "query", journal: j.query, db: libDb },
-          { name: "mixed", journal: j.mixed, db: `${dir}/lib-mixed.db` },
+      });
+      log(`bench: library, serve batch loop (<= ${args.batch} msgs per transaction)${tag}...`);
+      const libDb = `${dir}/lib.db`;
+      const lib = await child<{ phases: PhaseResult[] }>(
+        "./lib_run.ts",
+        {
+          driver: "loop",
+          batch: args.batch,
+          phases: [
+            { name: "insert", journal: j.insert, db: libDb },
+            { name: "update", journal: j.update, db: libDb },
+            { name: "query", journal: j.query, db: libDb },
+            { name: "mixed", journal: j.mixed, db: `${dir}/lib-mixed.db` },
+          ],
+        },
+        [
+          ...(args.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${args.cpuProf}`] : []),
+          ...v8,
         ],
-      },
-      [
-        ...(args.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${args.cpuProf}`] : []),
-        ...v8,
-      ],
-    );
-    const phase = (n: string) => lib.phases.find((p) => p.name === n)!;
+      );
+      let serve: ServeResult | undefined;
+      if (!args.skipServe) {
+        log(`bench: serve subprocess, cloud client window ${args.window}${tag}...`);
+        serve = await runServeBench({
+          dir,
+          journal: j.insert,
+          window: args.window,
+          idleMs: 2000,
+          timeoutMs: 300_000,
+          denoFlags: v8,
+        });
+        log(
+          `  serve: ${serve.serve_acks_per_s} acks/s, p99 ${serve.serve_ack_p99_ms} ms, ` +
+            `idle RSS ${serve.serve_idle_rss_mb} MB, peak ${serve.serve_peak_rss_mb} MB`,
+        );
+      }
+      rounds.push({ raw: raw.phases, lib: lib.phases, serve });
+    }
+    const rawOf = (n: string) => median(rounds.map((r) => rawIn(r, n)));
+    const phase = (n: string) => medianPhase(rounds.map((r) => libIn(r, n)));
+    /** Our throughput over raw's, within each round (same moment), then the median. */
+    const vsRaw = (ours: string, raw: string) =>
+      round(median(rounds.map((r) => libIn(r, ours).msgs_per_s / rawIn(r, raw))), 3);
 
-    // 4. library, replay()
+    // 4. library, replay() (secondary; once)
     let rep: { phases: PhaseResult[] } | undefined;
     if (!args.skipReplay) {
       log("bench: library, replay() (1000 lines per commit)...");
@@ -298,24 +412,7 @@ async function main(): Promise<number> {
         ],
       }, v8);
     }
-
-    // 5. serve
-    let serve: ServeResult | undefined;
-    if (!args.skipServe) {
-      log(`bench: serve subprocess, cloud client window ${args.window}...`);
-      serve = await runServeBench({
-        dir,
-        journal: j.insert,
-        window: args.window,
-        idleMs: 2000,
-        timeoutMs: 300_000,
-        denoFlags: v8,
-      });
-      log(
-        `  serve: ${serve.serve_acks_per_s} acks/s, p99 ${serve.serve_ack_p99_ms} ms, ` +
-          `idle RSS ${serve.serve_idle_rss_mb} MB, peak ${serve.serve_peak_rss_mb} MB`,
-      );
-    }
+    const serve = medianServe(rounds.map((r) => r.serve).filter((x) => x !== undefined));
 
     // figures and targets
     const ins = phase("insert"), upd = phase("update"), qry = phase("query"), mix = phase("mixed");
@@ -338,12 +435,12 @@ async function main(): Promise<number> {
       mixed_p99_ms: mix.p99_ms,
       raw_rows_per_s: rawOf("insert"),
       raw_update_rows_per_s: rawOf("update"),
-      insert_vs_raw: round(ins.msgs_per_s / rawOf("insert"), 3),
-      update_vs_raw: round(upd.msgs_per_s / rawOf("update"), 3),
+      insert_vs_raw: vsRaw("insert", "insert"),
+      update_vs_raw: vsRaw("update", "update"),
       raw_overlapped_rows_per_s: rawOf("insert_overlapped"),
       raw_overlapped_update_rows_per_s: rawOf("update_overlapped"),
-      insert_vs_raw_overlapped: round(ins.msgs_per_s / rawOf("insert_overlapped"), 3),
-      update_vs_raw_overlapped: round(upd.msgs_per_s / rawOf("update_overlapped"), 3),
+      insert_vs_raw_overlapped: vsRaw("insert", "insert_overlapped"),
+      update_vs_raw_overlapped: vsRaw("update", "update_overlapped"),
       serve_acks_per_s: serve?.serve_acks_per_s ?? null,
       serve_ack_p50_ms: serve?.serve_ack_p50_ms ?? null,
       serve_ack_p99_ms: serve?.serve_ack_p99_ms ?? null,
@@ -384,13 +481,40 @@ async function main(): Promise<number> {
           "meanwhile); *_vs_raw_overlapped compare with that",
         peak_rss: "max over the insert, update and query phases (the 60,000-message run at full " +
           "size) of the library child's kernel peak RSS (VmHWM, reset per phase) and of " +
-          "Deno.memoryUsage().rss samples",
+          "Deno.memoryUsage().rss samples, and over the rounds",
+        rounds: "raw, library loop and serve run `rounds` times in turn; each figure is the " +
+          "median over the rounds (peak and idle RSS: the maximum), each ratio to raw is taken " +
+          "within its round, then the median; per_round lists every round",
         work_dir: args.keep ? dir : undefined,
       },
-      phases: lib.phases,
+      rounds: args.rounds,
+      phases: [ins, upd, qry, mix],
       replay_phases: rep?.phases ?? null,
-      raw_phases: raw.phases,
+      raw_phases: ["insert", "update", "insert_overlapped", "update_overlapped"].map((name) => ({
+        name,
+        rows_per_s: rawOf(name),
+      })),
       serve: serve ?? null,
+      per_round: rounds.map((r) => ({
+        raw: Object.fromEntries(r.raw.map((p) => [p.name, p.rows_per_s])),
+        lib: Object.fromEntries(r.lib.map((p) => [p.name, p.msgs_per_s])),
+        insert_vs_raw: round(libIn(r, "insert").msgs_per_s / rawIn(r, "insert"), 3),
+        update_vs_raw: round(libIn(r, "update").msgs_per_s / rawIn(r, "update"), 3),
+        peak_rss_mb: Math.max(
+          ...r.lib.filter((p) => p.name !== "mixed").map((p) =>
+            Math.max(p.peak_rss_hwm_mb || 0, p.peak_rss_sampled_mb)
+          ),
+        ),
+        serve: r.serve
+          ? {
+            acks_per_s: r.serve.serve_acks_per_s,
+            ack_p50_ms: r.serve.serve_ack_p50_ms,
+            ack_p99_ms: r.serve.serve_ack_p99_ms,
+            idle_rss_mb: r.serve.serve_idle_rss_mb,
+            peak_rss_mb: r.serve.serve_peak_rss_mb,
+          }
+          : null,
+      })),
       targets: [] as Target[],
       all_pass: false,
     };
@@ -433,6 +557,40 @@ async function main(): Promise<number> {
           Object.entries(j.mixedOps).map(([k, v]) => `${k} ${v}`).join(", ")
         }); FIXED mode; db file, WAL, synchronous=FULL`,
     );
+    out.push(
+      `Figures: medians over ${args.rounds} round(s) (each: raw, library loop, serve), ratios ` +
+        "to raw taken within a round; peak RSS and idle RSS: the maximum over the rounds",
+    );
+    out.push("");
+    out.push("Rounds:");
+    out.push(table(
+      [
+        "round",
+        "raw ins",
+        "insert",
+        "vs raw",
+        "raw upd",
+        "update",
+        "vs raw",
+        "query",
+        "serve acks/s",
+        "serve p99 ms",
+        "peak RSS MB",
+      ],
+      result.per_round.map((r, i) => [
+        i + 1,
+        r.raw.insert,
+        r.lib.insert,
+        r.insert_vs_raw,
+        r.raw.update,
+        r.lib.update,
+        r.update_vs_raw,
+        r.lib.query,
+        r.serve?.acks_per_s ?? "",
+        r.serve?.ack_p99_ms ?? "",
+        r.peak_rss_mb,
+      ]),
+    ));
     out.push("");
     out.push(
       `Library, serve batch loop (headline): <= ${args.batch} msgs per transaction, ack after ` +
@@ -451,7 +609,7 @@ async function main(): Promise<number> {
         "raw rows/s",
         "vs raw",
       ],
-      lib.phases.map((p) => {
+      result.phases.map((p) => {
         const r = p.name === "insert" || p.name === "update" ? rawOf(p.name) : undefined;
         return [
           p.name,
@@ -463,7 +621,7 @@ async function main(): Promise<number> {
           p.cpu_us_per_msg,
           Math.max(p.peak_rss_hwm_mb || 0, p.peak_rss_sampled_mb),
           r ?? "",
-          r ? round(p.msgs_per_s / r, 3) : "",
+          r ? vsRaw(p.name, p.name) : "",
         ];
       }),
     ));
