@@ -90,6 +90,8 @@ export class Database {
   #syncError?: Error;
   /** Inode of the -wal file SQLite writes (recorded at open or at the first sync). */
   #walIno?: number | null;
+  /** The -wal file, opened for fsyncs at the first {@link durable} (kept open). */
+  #wal?: Deno.FsFile;
 
   private constructor(
     readonly path: string,
@@ -279,17 +281,25 @@ export class Database {
     const changes = this.totalChanges();
     if (changes <= this.#syncedChanges) return;
     try {
-      const wal = await Deno.open(`${this.path}-wal`, { read: true });
-      try {
-        // The file SQLite writes is the one it opened; a -wal replaced behind its back
-        // (removed, renamed) is not it, and syncing that one would prove nothing.
-        const ino = (await wal.stat()).ino;
-        this.#walIno ??= ino;
-        if (ino !== this.#walIno) throw new Error("the -wal file was replaced or removed");
-        await wal.syncData();
-      } finally {
-        wal.close();
+      // Only the fsync leaves the thread: the rest is a few quick system calls, cheaper
+      // done here than as asynchronous operations.
+      const path = `${this.path}-wal`;
+      if (this.#wal === undefined) {
+        const wal = Deno.openSync(path, { read: true });
+        const ino = wal.statSync().ino;
+        if (this.#walIno !== undefined && ino !== this.#walIno) {
+          wal.close();
+          throw new Error("the -wal file was replaced or removed");
+        }
+        this.#walIno = ino;
+        this.#wal = wal;
       }
+      // The file SQLite writes is the one it opened; a -wal replaced behind its back
+      // (removed, renamed) is not it, and syncing the one open here would prove nothing.
+      if (Deno.statSync(path).ino !== this.#walIno) {
+        throw new Error("the -wal file was replaced or removed");
+      }
+      await this.#wal.syncData();
     } catch (e) {
       this.#syncError ??= new Error(
         `Cannot make commits to ${this.path} durable: fsync of its WAL failed: ${
@@ -335,6 +345,10 @@ export class Database {
   /** Closes the file. */
   close(): void {
     if (this.sqlite.isOpen) this.sqlite.close();
+    try {
+      this.#wal?.close();
+    } catch { /* closed */ }
+    this.#wal = undefined;
   }
 }
 
