@@ -13,7 +13,8 @@ export class RawNumber {
 }
 
 const HTML_UNSAFE = /[<>&\u2028\u2029]/g;
-const HAS_HTML_UNSAFE = /[<>&\u2028\u2029]/;
+/** Anything {@link escapeHtml} may change: one scan of the text, usually the only one. */
+const NEEDS_GO_ESCAPES = /[<>&\u2028\u2029]|\\[bf]/;
 const HTML_ESCAPES: Record<string, string> = {
   "<": "\\u003c",
   ">": "\\u003e",
@@ -29,7 +30,8 @@ const SHORT_ESCAPE = /\\([bf\\])/g;
  * v1.10 uses): HTML-sensitive characters escaped, `\b` and `\f` as `\u0008`, `\u000c`.
  */
 export function escapeHtml(json: string): string {
-  let s = HAS_HTML_UNSAFE.test(json) ? json.replace(HTML_UNSAFE, (c) => HTML_ESCAPES[c]) : json;
+  if (!NEEDS_GO_ESCAPES.test(json)) return json;
+  let s = json.replace(HTML_UNSAFE, (c) => HTML_ESCAPES[c]);
   if (s.includes("\\b") || s.includes("\\f")) {
     s = s.replace(SHORT_ESCAPE, (m, c) => c === "b" ? "\\u0008" : c === "f" ? "\\u000c" : m);
   }

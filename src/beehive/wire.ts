@@ -79,7 +79,8 @@ function topLevelMembers(text: string): Map<string, string> {
     i = skipWs(text, i);
     if (i >= text.length || text.charCodeAt(i) === 0x7d) break;
     const keyEnd = skipString(text, i);
-    const key = JSON.parse(text.slice(i, keyEnd)) as string;
+    const raw = text.slice(i + 1, keyEnd - 1);
+    const key = raw.includes("\\") ? JSON.parse(text.slice(i, keyEnd)) as string : raw;
     i = skipWs(text, keyEnd) + 1; // past ':'
     i = skipWs(text, i);
     const end = skipValue(text, i);
@@ -140,7 +141,9 @@ function decodeStruct<T extends object>(
   }
   const byWire = wireNames(fields);
   const target = into as Record<keyof T, unknown>;
-  for (const [rawKey, v] of Object.entries(value)) {
+  const record = value as Record<string, unknown>;
+  for (const rawKey in record) {
+    const v = record[rawKey];
     const field = byWire.get(rawKey.toLowerCase());
     if (field === undefined || v === null) continue;
     const [wire, kind] = fields[field];
@@ -181,11 +184,12 @@ export function parseMessage(text: string): Message {
     throw new WireError("message", `expected a JSON object, got ${typeName(parsed)}`);
   }
   let header: unknown, route: unknown, content: unknown;
-  for (const [k, v] of Object.entries(parsed)) {
+  const record = parsed as Record<string, unknown>;
+  for (const k in record) {
     const lower = k.toLowerCase();
-    if (lower === "header") header = v;
-    else if (lower === "route") route = v;
-    else if (lower === "content") content = v;
+    if (lower === "header") header = record[k];
+    else if (lower === "route") route = record[k];
+    else if (lower === "content") content = record[k];
   }
   const members = topLevelMembers(text);
   const contentText = members.get("content");
