@@ -22,7 +22,6 @@ import { parseMessage } from "../src/beehive/wire.ts";
 import { runMetaManagerLoop } from "../src/metamanager/module.ts";
 import type { Bus } from "../src/metamanager/outbox.ts";
 import { MetaManager } from "../src/metamanager/process.ts";
-import { readLines } from "../src/replay/journal.ts";
 import { replay } from "../src/replay/replay.ts";
 import { silentLogger } from "../src/logger.ts";
 import { Checkpointer } from "../src/store/checkpointer.ts";
@@ -89,15 +88,20 @@ class SerializingBus implements Bus {
   }
 }
 
-/** Journal lines, read ahead from the file in bounded chunks. */
+/**
+ * Journal lines, read ahead from the file in bounded chunks and split in bulk (one await
+ * per chunk, not per line: the feeder stands in for socket buffers and should cost little).
+ */
 class LineFeeder {
-  #it: AsyncGenerator<{ line: number; text: string }>;
+  #reader: ReadableStreamDefaultReader<Uint8Array>;
+  #decoder = new TextDecoder();
+  #partial = "";
   #buf: string[] = [];
   #head = 0;
   eof = false;
 
   constructor(file: Deno.FsFile) {
-    this.#it = readLines(file.readable);
+    this.#reader = file.readable.getReader();
   }
 
   get available(): number {
@@ -111,9 +115,14 @@ class LineFeeder {
       this.#head = 0;
     }
     while (!this.eof && this.available < min) {
-      const r = await this.#it.next();
+      const r = await this.#reader.read();
+      const text = r.done
+        ? this.#partial + this.#decoder.decode()
+        : this.#partial + this.#decoder.decode(r.value, { stream: true });
+      const lines = text.split("\n");
+      this.#partial = r.done ? "" : lines.pop()!;
+      for (const line of lines) if (line.trim() !== "") this.#buf.push(line);
       if (r.done) this.eof = true;
-      else if (r.value.text.trim() !== "") this.#buf.push(r.value.text);
     }
   }
 
