@@ -23,7 +23,8 @@
  * --rounds N, --n N, --mixed N, --batch N, --window N, --dir DIR (where the temp dir goes),
  * --keep (keep it), --skip-replay, --skip-serve, --cpu-prof DIR (V8 CPU profile of the
  * library child), --v8-flags FLAGS (passed as `deno run --v8-flags=FLAGS` to the library
- * children and to serve, e.g. `--max-semi-space-size=4`).
+ * children and to serve instead of those of deno.json's start task, e.g.
+ * `--max-semi-space-size=8`). The children run with the start task's other flags too.
  *
  * @module
  */
@@ -339,9 +340,14 @@ async function main(): Promise<number> {
         ).join("; "),
     );
 
-    // By default measure with the V8 flags the product runs with (deno.json's start task).
-    args.v8Flags ??= productV8Flags();
-    const v8 = args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : [];
+    // Measure with the flags the product runs with (deno.json's start task); --v8-flags
+    // replaces its V8 flags.
+    const product = productRunFlags();
+    args.v8Flags ??= product.find((f) => f.startsWith("--v8-flags="))?.slice(11);
+    const v8 = [
+      ...product.filter((f) => !f.startsWith("--v8-flags=")),
+      ...(args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : []),
+    ];
 
     // 2, 3, 5 in rounds: raw limit, library (serve batch loop, headline), serve.
     const rounds: Round[] = [];
@@ -695,8 +701,12 @@ if (import.meta.main) {
   }
 }
 
-/** The `--v8-flags` of deno.json's `start` task (what serve and the binaries run with). */
-function productV8Flags(): string | undefined {
+/**
+ * The `deno run` flags of deno.json's `start` task but `-A` (what serve runs with, e.g.
+ * `--no-code-cache` and `--v8-flags=...`).
+ */
+function productRunFlags(): string[] {
   const config = JSON.parse(Deno.readTextFileSync(new URL("../deno.json", import.meta.url)));
-  return /--v8-flags=(\S+)/.exec(config.tasks?.start ?? "")?.[1];
+  const m = /deno run (.*?) main\.ts/.exec(config.tasks?.start ?? "");
+  return m ? m[1].split(/\s+/).filter((f) => f.startsWith("--")) : [];
 }

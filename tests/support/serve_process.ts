@@ -25,15 +25,15 @@ export interface ServeOptions {
   args?: string[];
   /** How long to wait for the `serving` log line (default 20 s). */
   startTimeoutMs?: number;
-  /** Run with the V8 flags the product ships with (deno.json's `start` task). */
+  /** Run with the flags the product ships with (deno.json's `start` task). */
   productFlags?: boolean;
 }
 
-/** The `--v8-flags=...` of deno.json's `start` task, if any. */
-export function productV8Flags(): string[] {
+/** The `deno run` flags of deno.json's `start` task but `-A` (`--v8-flags=...` and others). */
+export function productRunFlags(): string[] {
   const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
-  const m = /--v8-flags=(\S+)/.exec(config.tasks?.start ?? "");
-  return m ? [`--v8-flags=${m[1]}`] : [];
+  const m = /deno run (.*?) main\.ts/.exec(config.tasks?.start ?? "");
+  return m ? m[1].split(/\s+/).filter((f) => f.startsWith("--")) : [];
 }
 
 /** What a stopped serve left behind. */
@@ -99,7 +99,7 @@ export class ServeProcess {
     const args = [
       "run",
       "-A",
-      ...(options.productFlags ? productV8Flags() : []),
+      ...(options.productFlags ? productRunFlags() : []),
       MAIN,
       "--log-level",
       "info",
