@@ -7,6 +7,7 @@ import {
   escapeHtml,
   goMarshal,
   goString,
+  hasLongInteger,
   parseJsonExact,
   RawNumber,
 } from "../src/beehive/go_json.ts";
@@ -159,4 +160,24 @@ Deno.test("goMarshal: RawNumber is written verbatim", () => {
 Deno.test("parseJsonExact: invalid JSON throws", () => {
   assert.throws(() => parseJsonExact("{"), SyntaxError);
   assert.throws(() => parseJsonExact("[12345678901234567890,"), SyntaxError);
+});
+
+Deno.test("hasLongInteger: integer literals of 16+ digits, not digit runs inside strings", () => {
+  for (const json of ['{"n":12345678901234567}', "[1, -1234567890123456]", "1234567890123456"]) {
+    assert.equal(hasLongInteger(json), true, json);
+  }
+  for (
+    const json of [
+      '{"containerID":"docker://a8c88857995711064634907da895c8f4"}',
+      '{"n":123456789012345}',
+      '"1234567890123456"',
+    ]
+  ) assert.equal(hasLongInteger(json), false, json);
+  // Exact decoding still keeps every digit.
+  const v = parseJsonExact('{"a":[9007199254740993],"s":"x1234567890123456789"}') as {
+    a: RawNumber[];
+    s: string;
+  };
+  assert.equal(v.a[0].text, "9007199254740993");
+  assert.equal(v.s, "x1234567890123456789");
 });

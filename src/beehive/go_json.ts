@@ -45,7 +45,12 @@ export function goString(s: string): string {
 
 const INT64_MAX = 9223372036854775807n;
 const INT64_MIN = -9223372036854775808n;
-const LONG_INTEGER = /\d{16}/;
+/**
+ * A number token of 16 digits or more: a JSON number follows `:`, `[` or `,` (or starts
+ * the text). Digit runs inside strings (hex container IDs, image digests) mostly do not
+ * match; those that do only cost the slower exact parse.
+ */
+const LONG_INTEGER = /(?:^|[:,[])\s*-?\d{16}/;
 const INTEGER = /^-?\d+$/;
 
 /**
