@@ -32,8 +32,9 @@ export interface MetaManagerLoopOptions {
   onProcessed?: (msg: Message) => void;
   onCommit?: (seconds: number, messages: number) => void;
   /**
-   * Asked after each delivered commit that wrote rows: a background checkpointer, which keeps the WAL
-   * short so that commits on the acknowledgement path rarely checkpoint themselves.
+   * Asked after each delivered commit that wrote rows: a background checkpointer, which
+   * keeps the WAL short so that commits on the acknowledgement path rarely checkpoint
+   * themselves.
    */
   checkpointer?: { request(): void };
 }

@@ -40,7 +40,7 @@ export interface ChangeListener {
   /**
    * Sees each change as it is made, inside its transaction, while the decoded object is at
    * hand, to keep what {@link publish} will need (it may still be rolled back: no side
-   * effects). The outbox then drops the object, so that changes waiting for their commit's
+   * effects; must not throw). The outbox then drops the object, so that changes waiting for their commit's
    * fsync do not keep whole decoded objects (many small heap objects) alive.
    */
   prepare?(change: StoreChange): void;

@@ -10,8 +10,9 @@
  *   after R, so a client that listed at R (`kubectl get -w`) sees every later change
  *   exactly once; an R older than the history gets an ERROR event with a 410 Expired
  *   Status, like kube-apiserver, and the client relists. The bound is small on purpose:
- *   every entry holds a stored object, kept alive in the heap (10,000 entries cost serve
- *   ~25 MB and a sixth of its CPU in garbage collection under a stream of inserts).
+ *   every entry holds a stored object, kept alive in the heap (with 10,000 entries serve's
+ *   peak RSS under a stream of 20,000 inserts was 162 MB, with 1,000 it is ~112 MB, and
+ *   garbage collection costs less CPU).
  * - **Selectors** with Kubernetes semantics: the hub keeps each stored object's labels and
  *   selectable fields, so an update is judged against the object before and after it: an
  *   object entering a watch's selection is sent as ADDED, one leaving it as DELETED, an
