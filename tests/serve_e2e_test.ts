@@ -9,6 +9,7 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
+import { parse as parseYaml } from "yaml";
 import { META_DDL, META_V2_DDL } from "../src/store/db.ts";
 import { runCli, type ServeOptions, ServeProcess, withTimeout } from "./support/serve_process.ts";
 import { isMessage, type WireFrame, WsModule } from "./support/ws_module.ts";
@@ -272,6 +273,29 @@ Deno.test("serve e2e: a cloud insert reaches edged and is acked only after its c
     assert.equal(v2.name, "nginx");
     assert.equal(Number(v2.resourceversion), 1001);
     assert.deepEqual(JSON.parse(String(v2.value)), nginx);
+  });
+});
+
+Deno.test("serve e2e: MetaServer answers in YAML when asked (the YAML library loads on demand)", async () => {
+  await withFixture(async (t) => {
+    const serve = await t.serve();
+    const cloud = await t.attach(serve, "websocket", "hub");
+    const nginx = pod("default", "nginx", "1001");
+    cloud.send(cloudMsg("c-1", "insert", "default/pod/nginx", nginx, { resourceversion: "1001" }));
+    await cloud.waitFor(isMessage("response", { parent: "c-1" }), WAIT_MS, "OK ack");
+
+    const get = (path: string) =>
+      fetch(serve.baseUrl + path, { headers: { accept: "application/yaml" } });
+    const found = await get("/api/v1/namespaces/default/pods/nginx");
+    assert.equal(found.status, 200);
+    assert.equal(found.headers.get("content-type"), "application/yaml");
+    assert.deepEqual(parseYaml(await found.text()), nginx);
+    const missing = await get("/api/v1/namespaces/default/pods/absent");
+    assert.equal(missing.status, 404);
+    assert.equal(missing.headers.get("content-type"), "application/yaml");
+    const status = parseYaml(await missing.text()) as { kind: string; reason: string };
+    assert.equal(status.kind, "Status");
+    assert.equal(status.reason, "NotFound");
   });
 });
 
