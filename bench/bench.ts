@@ -344,7 +344,7 @@ async function main(): Promise<number> {
     // replaces its V8 flags.
     const product = productRunFlags();
     args.v8Flags ??= product.find((f) => f.startsWith("--v8-flags="))?.slice(11);
-    const v8 = [
+    const runFlags = [
       ...product.filter((f) => !f.startsWith("--v8-flags=")),
       ...(args.v8Flags ? [`--v8-flags=${args.v8Flags}`] : []),
     ];
@@ -375,7 +375,7 @@ async function main(): Promise<number> {
         },
         [
           ...(args.cpuProf ? ["--cpu-prof", `--cpu-prof-dir=${args.cpuProf}`] : []),
-          ...v8,
+          ...runFlags,
         ],
       );
       let serve: ServeResult | undefined;
@@ -387,7 +387,7 @@ async function main(): Promise<number> {
           window: args.window,
           idleMs: 2000,
           timeoutMs: 300_000,
-          denoFlags: v8,
+          denoFlags: runFlags,
         });
         log(
           `  serve: ${serve.serve_acks_per_s} acks/s, p99 ${serve.serve_ack_p99_ms} ms, ` +
@@ -416,7 +416,7 @@ async function main(): Promise<number> {
           { name: "query", journal: j.query, db: repDb },
           { name: "mixed", journal: j.mixed, db: `${dir}/replay-mixed.db` },
         ],
-      }, v8);
+      }, runFlags);
     }
     const serve = medianServe(rounds.map((r) => r.serve).filter((x) => x !== undefined));
 

@@ -9,7 +9,7 @@ import { MessageBus } from "../src/beehive/bus.ts";
 import type { Message } from "../src/beehive/message.ts";
 import { parseMessage } from "../src/beehive/wire.ts";
 import { silentLogger } from "../src/logger.ts";
-import { runMetaManagerLoop } from "../src/metamanager/module.ts";
+import { type MetaManagerLoopOptions, runMetaManagerLoop } from "../src/metamanager/module.ts";
 import type { Bus } from "../src/metamanager/outbox.ts";
 import { META_MANAGER_MODULE, MetaManager } from "../src/metamanager/process.ts";
 import { Store } from "../src/store/store.ts";
@@ -55,6 +55,32 @@ function tempDb(): { dir: string; path: string } {
   return { dir, path: `${dir}/edgecore.db` };
 }
 
+/** The serve loop fed from a bus queue, as serve runs it; `stop()` ends it and waits. */
+function startLoop(
+  mm: MetaManager,
+  store: Store,
+  options: Partial<MetaManagerLoopOptions>,
+): { send: (msg: Message) => Promise<void>; stop: () => Promise<void> } {
+  const queue = new MessageBus();
+  queue.addModule(META_MANAGER_MODULE, "meta");
+  const abort = new AbortController();
+  const loop = runMetaManagerLoop({
+    mm,
+    store,
+    logger: silentLogger,
+    receive: (signal) => queue.receive(META_MANAGER_MODULE, signal),
+    tryReceive: () => queue.tryReceive(META_MANAGER_MODULE),
+    ...options,
+  }, abort.signal);
+  return {
+    send: (msg) => queue.send(META_MANAGER_MODULE, msg),
+    stop: async () => {
+      abort.abort();
+      await loop;
+    },
+  };
+}
+
 function synchronousOf(store: Store): number {
   const row = store.db.sqlite.prepare("PRAGMA synchronous").get() as { synchronous: number };
   return row.synchronous;
@@ -91,34 +117,25 @@ Deno.test("loop with syncOffThread: every insert acknowledged once, in order, af
   const store = Store.open(path, { syncOffThread: true });
   const sent = new RecordingBus();
   const mm = new MetaManager({ store, bus: sent, mode: "fixed", connected: true });
-  const queue = new MessageBus();
-  queue.addModule(META_MANAGER_MODULE, "meta");
-  const abort = new AbortController();
   const processed: string[] = [];
   const stored: number[] = [];
   const reader = new DatabaseSync(path, { readOnly: true });
   const count = reader.prepare("SELECT count(*) AS n FROM meta_v2");
-  const loop = runMetaManagerLoop({
-    mm,
-    store,
-    logger: silentLogger,
-    receive: (signal) => queue.receive(META_MANAGER_MODULE, signal),
-    tryReceive: () => queue.tryReceive(META_MANAGER_MODULE),
+  const loop = startLoop(mm, store, {
     maxBatch: 64,
     onProcessed: (m) => {
       processed.push(m.header.msgId);
       // When a message counts as processed (acknowledged), its row is committed.
       stored.push((count.get() as { n: number }).n);
     },
-  }, abort.signal);
+  });
   const n = 1000;
   for (let i = 0; i < n; i++) {
-    await queue.send(META_MANAGER_MODULE, insert(i));
+    await loop.send(insert(i));
     if (i % 97 === 0) await new Promise((r) => setTimeout(r, 1)); // batches of many sizes
   }
   while (processed.length < n) await new Promise((r) => setTimeout(r, 5));
-  abort.abort();
-  await loop;
+  await loop.stop();
   try {
     const expected = Array.from({ length: n }, (_, i) => `ins-${i}`);
     assert.deepEqual(processed, expected);
@@ -172,19 +189,11 @@ Deno.test("loop: a checkpoint is asked for after batches that wrote, not after b
   const { dir, path } = tempDb();
   const store = Store.open(path, { syncOffThread: true });
   const mm = new MetaManager({ store, bus: new RecordingBus(), mode: "fixed" });
-  const queue = new MessageBus();
-  queue.addModule(META_MANAGER_MODULE, "meta");
   let requests = 0, processed = 0;
-  const abort = new AbortController();
-  const loop = runMetaManagerLoop({
-    mm,
-    store,
-    logger: silentLogger,
-    receive: (signal) => queue.receive(META_MANAGER_MODULE, signal),
-    tryReceive: () => queue.tryReceive(META_MANAGER_MODULE),
+  const loop = startLoop(mm, store, {
     onProcessed: () => processed++,
     checkpointer: { request: () => requests++ },
-  }, abort.signal);
+  });
   const settle = async (n: number) => {
     while (processed < n) await new Promise((r) => setTimeout(r, 5));
   };
@@ -195,15 +204,14 @@ Deno.test("loop: a checkpoint is asked for after batches that wrote, not after b
       content: null,
     }));
   try {
-    await queue.send(META_MANAGER_MODULE, insert(1));
+    await loop.send(insert(1));
     await settle(1);
     assert.equal(requests, 1, "after the insert");
-    for (let i = 0; i < 50; i++) await queue.send(META_MANAGER_MODULE, query(i));
+    for (let i = 0; i < 50; i++) await loop.send(query(i));
     await settle(51);
     assert.equal(requests, 1, "queries wrote nothing: no checkpoint");
   } finally {
-    abort.abort();
-    await loop;
+    await loop.stop();
     store.close();
     Deno.removeSync(dir, { recursive: true });
   }
