@@ -285,14 +285,8 @@ export class Database {
       // done here than as asynchronous operations.
       const path = `${this.path}-wal`;
       if (this.#wal === undefined) {
-        const wal = Deno.openSync(path, { read: true });
-        const ino = wal.statSync().ino;
-        if (this.#walIno !== undefined && ino !== this.#walIno) {
-          wal.close();
-          throw new Error("the -wal file was replaced or removed");
-        }
-        this.#walIno = ino;
-        this.#wal = wal;
+        this.#wal = Deno.openSync(path, { read: true });
+        this.#walIno ??= this.#wal.statSync().ino;
       }
       // The file SQLite writes is the one it opened; a -wal replaced behind its back
       // (removed, renamed) is not it, and syncing the one open here would prove nothing.
