@@ -25,12 +25,30 @@ export function buildProgram(): Command {
         .choices(["debug", "info", "warn", "error", "silent"]),
     )
     .showHelpAfterError()
-    .exitOverride();
+    .exitOverride()
+    .addHelpText(
+      "after",
+      `
+Examples:
+  edgecore-meta serve                                     start on ./data/edgecore.db
+  edgecore-meta --db /var/lib/kubeedge/edgecore.db inspect --pods
+  edgecore-meta inspect /var/lib/kubeedge/edgecore.db --type pod --name nginx -o yaml
+  edgecore-meta diff yesterday.db /var/lib/kubeedge/edgecore.db
+  edgecore-meta backup --db /var/lib/kubeedge/edgecore.db /backup/edgecore.db
+  edgecore-meta check --db /var/lib/kubeedge/edgecore.db
+  edgecore-meta replay journal.ndjson --expect journal.out.ndjson
+  edgecore-meta sync
+
+"edgecore-meta COMMAND --help" shows each command's options and more examples.`,
+    );
   program.addCommand(serveCommand());
   program.addCommand(inspectCommand());
   program.addCommand(replayCommand());
   program.addCommand(syncCommand());
-  for (const c of program.commands) c.exitOverride();
+  for (const c of program.commands) {
+    // Each command's help also lists the global options (--config, --db, --log-level).
+    c.exitOverride().configureHelp({ showGlobalOptions: true });
+  }
   return program;
 }
 
@@ -40,6 +58,11 @@ export async function main(args: string[]): Promise<number> {
   const at = args.indexOf("--log-level");
   const debug = (at >= 0 && args[at + 1] === "debug") || args.includes("--log-level=debug") ||
     Deno.env.get("EDGECORE_META_LOG_LEVEL") === "debug";
+  if (args.length === 0) {
+    // No command: the help goes to stderr and it is a usage error, as git or kubectl do.
+    console.error(program.helpInformation());
+    return 2;
+  }
   try {
     await program.parseAsync(args, { from: "user" });
     return 0;

@@ -21,6 +21,7 @@ import { loadYaml } from "../src/yaml.ts";
 import { OUTPUT_FORMATS, renderDump, renderRows, renderSummary } from "../src/inspect/render.ts";
 import { CommandError, UsageError } from "../src/errors.ts";
 import { commandConfig, type GlobalOptions } from "./global.ts";
+import { writeStdoutSync } from "../src/io/stdout.ts";
 
 /** What a run prints: `text` on stdout (in chunks), `notice` on stderr. */
 interface Output {
@@ -32,9 +33,7 @@ interface Output {
 function writeStdout(chunks: Iterable<string>): void {
   const encoder = new TextEncoder();
   const flush = (text: string) => {
-    const data = encoder.encode(text);
-    let written = 0;
-    while (written < data.length) written += Deno.stdout.writeSync(data.subarray(written));
+    writeStdoutSync(encoder.encode(text)); // a closed pipe (| head) exits 0
   };
   let pending: string[] = [];
   let size = 0;
@@ -55,7 +54,7 @@ export function inspectCommand() {
   return new Command("inspect")
     .summary("read the meta/meta_v2 tables of a database, also a live node's edgecore.db")
     .description(
-      "Show what a KubeEdge edge database (tables meta and meta_v2) holds, without\n" +
+      "Show what a KubeEdge edge database (tables meta and meta_v2) holds, without " +
         "writing to it: a summary, or the rows selected by filters. Safe while in use.",
     )
     .option("--db <path>", "database file (default: database.dataSource of the configuration)")

@@ -54,7 +54,7 @@ export function replayCommand() {
   return new Command("replay")
     .summary("feed an NDJSON journal of messages through process() and print the bus calls")
     .description(
-      "Feed an NDJSON journal of KubeEdge messages through the MetaManager's process() and\n" +
+      "Feed an NDJSON journal of KubeEdge messages through the MetaManager's process() and " +
         "print one event line per bus call (the format of the reference outputs).",
     )
     .argument("<journal>", "NDJSON file of wire messages, or - for stdin")

@@ -16,7 +16,7 @@ export function serveCommand() {
   return new Command("serve")
     .summary("run the MetaManager as a service (default: ./data/edgecore.db, 127.0.0.1:10550)")
     .description(
-      "Run the MetaManager loop as a service: SQLite store, pod-status sync timer, and one\n" +
+      "Run the MetaManager loop as a service: SQLite store, pod-status sync timer, and one " +
         "loopback HTTP server for external bus modules (WebSocket), sync, health and metrics.",
     )
     .option(
@@ -35,9 +35,11 @@ export function serveCommand() {
       "after",
       `
 Endpoints:
-  GET  /v1/modules/{name}?group={group}   WebSocket: become bus module {name} (e.g. websocket/hub, edged/edged)
-  POST /v1/sync                           run meta-internal-sync now (used by "edgecore-meta sync")
-  GET  /healthz, /readyz, /metrics        liveness, readiness, Prometheus metrics
+  GET  /v1/modules/{name}?group={group}   WebSocket: become bus module {name}
+                                          (e.g. websocket/hub, edged/edged)
+  POST /v1/sync                           run meta-internal-sync now ("edgecore-meta sync")
+  GET  /healthz, /readyz[?verbose]        liveness; readiness (each check with ?verbose)
+  GET  /metrics                           Prometheus metrics (also DB size, rows, watchers)
   GET  /api, /apis, /api/v1/...           MetaServer: read-only kubectl-compatible API from meta_v2
                                           (kubectl --server http://127.0.0.1:10550 get pods -A)
 

@@ -17,15 +17,34 @@ import { withReadOnlyDatabase } from "../src/inspect/open.ts";
 import { checkTables, listTables } from "../src/inspect/query.ts";
 import { requestServer } from "../src/serve/client.ts";
 import { commandConfig, type GlobalOptions } from "./global.ts";
+import { writeStdoutSync } from "../src/io/stdout.ts";
+
+/** The same output in both modes: event lines on stdout, one summary line on stderr. */
+function printSync(lines: string[], orphans: string[], verb: string): void {
+  for (const l of lines) writeStdoutSync(l + "\n");
+  // One message may be delivered to several group members (one line each).
+  const ids = new Set(lines.map((l) => {
+    try {
+      return JSON.parse(l)?.message?.header?.msg_id ?? l;
+    } catch {
+      return l;
+    }
+  }));
+  const messages = ids.size;
+  console.error(
+    `sync: ${messages} namespace message(s); ${verb} ${orphans.length} ` +
+      `orphaned podstatus row(s)` + (orphans.length ? `: ${orphans.join(", ")}` : ""),
+  );
+}
 
 /** The `sync` subcommand. */
 export function syncCommand() {
   return new Command("sync")
     .summary("force a pod-status meta-sync (on a running serve, or on a database with --db)")
     .description(
-      "Run meta-internal-sync now. Without --db it asks a running serve and prints the\n" +
-        "messages it sent to the cloud; with --db it runs the sync on that database file:\n" +
-        "podstatus rows whose pod is gone are deleted and the per-namespace update messages\n" +
+      "Run meta-internal-sync now. Without --db it asks a running serve and prints the " +
+        "messages it sent to the cloud; with --db it runs the sync on that database file: " +
+        "podstatus rows whose pod is gone are deleted and the per-namespace update messages " +
         "that would go to the cloud are printed (event lines in the replay format).",
     )
     .option(
@@ -69,20 +88,19 @@ Examples:
           })();
         const messages = podStatusMessages(result, systemIdentity);
         const deliveries = messages.map((msg) => ({ via: "group" as const, group: "hub", msg }));
-        for (const l of deliveryEventLines(1, deliveries, (g) => EDGECORE_GROUPS[g] ?? [])) {
-          console.log(l);
-        }
-        const verb = opts.dryRun ? "would delete" : "deleted";
-        console.error(
-          `sync: ${messages.length} namespace message(s); ${verb} ${result.orphans.length} ` +
-            `orphaned podstatus row(s)` +
-            (result.orphans.length ? `: ${result.orphans.join(", ")}` : ""),
-        );
+        const lines = deliveryEventLines(1, deliveries, (g) => EDGECORE_GROUPS[g] ?? []);
+        printSync(lines, result.orphans, opts.dryRun ? "would delete" : "deleted");
         return;
       }
       const { config } = await commandConfig(global);
       const server = opts.server ?? listenAddress(config);
-      const body = await requestServer(server, "POST", "/v1/sync");
-      Deno.stdout.writeSync(new TextEncoder().encode(body));
+      const body = await requestServer(server, "POST", "/v1/sync?format=json");
+      let answer: { lines: string[]; orphans: string[] };
+      try {
+        answer = JSON.parse(body);
+      } catch {
+        throw new CommandError(`serve at ${server} answered POST /v1/sync with no JSON: ${body}`);
+      }
+      printSync(answer.lines, answer.orphans, "deleted");
     });
 }

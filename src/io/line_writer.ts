@@ -4,6 +4,8 @@
  * @module
  */
 
+import { writeStdoutSync } from "./stdout.ts";
+
 /** Something lines can be written to. */
 export interface LineWriter {
   /** Queues one line (a newline is added). */
@@ -13,6 +15,7 @@ export interface LineWriter {
 }
 
 function writeAll(file: { writeSync(p: Uint8Array): number }, data: Uint8Array): void {
+  if (file === Deno.stdout) return writeStdoutSync(data); // a closed pipe exits 0
   let off = 0;
   while (off < data.length) off += file.writeSync(data.subarray(off));
 }

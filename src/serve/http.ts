@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { StoreGauges } from "./metrics.ts";
 import type { EdgeMetaService } from "./service.ts";
 import { createMetaServerHandler } from "../metaserver/handler.ts";
 
@@ -16,6 +17,32 @@ function text(body: string, status = 200, type = "text/plain; charset=utf-8"): R
 
 function problem(status: number, message: string): Response {
   return text(JSON.stringify({ error: message }) + "\n", status, "application/json");
+}
+
+/** Database file size and rows per resource, read when /metrics is scraped. */
+function storeGauges(svc: EdgeMetaService): StoreGauges {
+  const path = svc.config.database.dataSource;
+  let fileBytes = 0;
+  for (const suffix of ["", "-wal"]) {
+    try {
+      fileBytes += Deno.statSync(path + suffix).size;
+    } catch {
+      // absent (-wal after a clean checkpoint) or in memory
+    }
+  }
+  const sqlite = svc.store.db.sqlite;
+  const group = (sql: string) =>
+    (sqlite.prepare(sql).all() as { g: string; n: number }[]).map((r) => ({
+      group: String(r.g ?? ""),
+      rows: Number(r.n),
+    }));
+  return {
+    fileBytes,
+    metaRows: group("SELECT `type` AS g, count(*) AS n FROM `meta` GROUP BY `type`"),
+    metaV2Rows: group(
+      "SELECT `groupversionresource` AS g, count(*) AS n FROM `meta_v2` GROUP BY 1",
+    ),
+  };
 }
 
 /** The request handler of a service. */
@@ -30,21 +57,41 @@ export function createHandler(
     const path = url.pathname;
     if (svc.closing) return problem(503, "shutting down");
     if (path === "/healthz") return text("ok\n");
-    if (path === "/readyz") return svc.ready() ? text("ok\n") : text("not ready\n", 503);
+    if (path === "/readyz") {
+      const checks = svc.readiness();
+      const ok = checks.every((c) => c.ok);
+      if (!url.searchParams.has("verbose")) return ok ? text("ok\n") : text("not ready\n", 503);
+      // As the Kubernetes API server's /readyz?verbose: one [+]/[-] line per check.
+      const body = checks.map((c) =>
+        `[${c.ok ? "+" : "-"}]${c.name} ${c.ok ? "ok" : "failed"}: ${c.detail}\n`
+      )
+        .join("") + `readyz check ${ok ? "passed" : "failed"}\n`;
+      return text(body, ok ? 200 : 503);
+    }
     if (path === "/metrics") {
       const stats = svc.bus.stats();
       const queues = stats.queues;
       const depths: Record<string, number> = {};
       for (const [name, q] of Object.entries(queues)) depths[name] = q.depth;
       return text(
-        svc.metrics.render({ connected: svc.mm.connected, queueDepths: depths, bus: stats }),
+        svc.metrics.render({
+          connected: svc.mm.connected,
+          queueDepths: depths,
+          bus: stats,
+          store: storeGauges(svc),
+          watchers: svc.watchHub?.watcherCount ?? 0,
+        }),
         200,
         "text/plain; version=0.0.4; charset=utf-8",
       );
     }
     if (path === "/v1/sync") {
       if (req.method !== "POST") return problem(405, "use POST to run meta-internal-sync");
-      const lines = await svc.syncNow();
+      const { lines, orphans } = await svc.syncNow();
+      if (url.searchParams.get("format") === "json") {
+        // What "edgecore-meta sync" prints: the event lines and the orphans deleted.
+        return text(JSON.stringify({ lines, orphans }) + "\n", 200, "application/json");
+      }
       return text(lines.map((l) => l + "\n").join(""), 200, "application/x-ndjson");
     }
     const m = MODULE_PATH.exec(path);

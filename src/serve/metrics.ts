@@ -4,8 +4,20 @@
  * @module
  */
 
+/** What the store holds, read when /metrics is scraped. */
+export interface StoreGauges {
+  /** Bytes of the database file and its -wal. */
+  fileBytes: number;
+  /** Rows of table meta per type. */
+  metaRows: { group: string; rows: number }[];
+  /** Rows of table meta_v2 per groupversionresource. */
+  metaV2Rows: { group: string; rows: number }[];
+}
+
 /** Counters and gauges of a running service. */
 export class Metrics {
+  /** When the service started (ms since the epoch). */
+  readonly startedAt = Date.now();
   /** Messages processed, by operation. */
   readonly processed = new Map<string, number>();
   /** Messages that ended in an error reply or a rollback. */
@@ -43,6 +55,9 @@ export class Metrics {
     queueDepths: Record<string, number>;
     /** Bus counters of messages lost without the sender being told. */
     bus?: object;
+    store?: StoreGauges;
+    /** Open MetaServer watches. */
+    watchers?: number;
   }): string {
     const lines: string[] = [];
     const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -89,6 +104,26 @@ export class Metrics {
     lines.push("# HELP edgecore_meta_cloud_connected 1 when the cloud link is up.");
     lines.push("# TYPE edgecore_meta_cloud_connected gauge");
     lines.push(`edgecore_meta_cloud_connected ${gauges.connected ? 1 : 0}`);
+    if (gauges.store) {
+      const st = gauges.store;
+      lines.push("# HELP edgecore_meta_db_file_bytes Size of the database file plus its -wal.");
+      lines.push("# TYPE edgecore_meta_db_file_bytes gauge");
+      lines.push(`edgecore_meta_db_file_bytes ${st.fileBytes}`);
+      lines.push("# HELP edgecore_meta_rows Rows stored, by table and type or resource.");
+      lines.push("# TYPE edgecore_meta_rows gauge");
+      for (const { group, rows } of st.metaRows) {
+        lines.push(`edgecore_meta_rows{table="meta",resource="${esc(group)}"} ${rows}`);
+      }
+      for (const { group, rows } of st.metaV2Rows) {
+        lines.push(`edgecore_meta_rows{table="meta_v2",resource="${esc(group)}"} ${rows}`);
+      }
+    }
+    lines.push("# HELP edgecore_meta_watchers Open MetaServer watch streams.");
+    lines.push("# TYPE edgecore_meta_watchers gauge");
+    lines.push(`edgecore_meta_watchers ${gauges.watchers ?? 0}`);
+    lines.push("# HELP edgecore_meta_uptime_seconds Seconds since the service started.");
+    lines.push("# TYPE edgecore_meta_uptime_seconds gauge");
+    lines.push(`edgecore_meta_uptime_seconds ${((Date.now() - this.startedAt) / 1000).toFixed(3)}`);
     lines.push("# HELP process_resident_memory_bytes Resident memory size in bytes.");
     lines.push("# TYPE process_resident_memory_bytes gauge");
     lines.push(`process_resident_memory_bytes ${Deno.memoryUsage().rss}`);

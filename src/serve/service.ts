@@ -22,6 +22,7 @@ import {
   podStatusSyncTrigger,
 } from "../metamanager/process.ts";
 import { deliveryEventLines } from "../replay/recorder.ts";
+import { podStatusSync } from "../metamanager/pod_status_sync.ts";
 import { Checkpointer } from "../store/checkpointer.ts";
 import { Store } from "../store/store.ts";
 import { JournalWriter } from "./journal_writer.ts";
@@ -224,22 +225,51 @@ export class EdgeMetaService {
 
   /** True while the database is open and the loop runs. */
   ready(): boolean {
-    return !this.#closed && this.#loopRunning && this.store.db.sqlite.isOpen &&
-      this.store.db.syncError === undefined;
+    return this.readiness().every((c) => c.ok);
+  }
+
+  /** The checks behind {@link ready}, each with what it found (`/readyz?verbose`). */
+  readiness(): { name: string; ok: boolean; detail: string }[] {
+    const syncError = this.store.db.syncError;
+    return [
+      { name: "shutdown", ok: !this.#closed, detail: this.#closed ? "shutting down" : "running" },
+      {
+        name: "loop",
+        ok: this.#loopRunning,
+        detail: this.#loopRunning ? "MetaManager loop running" : "MetaManager loop stopped",
+      },
+      {
+        name: "database",
+        ok: this.store.db.sqlite.isOpen,
+        detail: this.store.db.sqlite.isOpen
+          ? `${this.config.database.dataSource} open`
+          : `${this.config.database.dataSource} closed`,
+      },
+      {
+        name: "durability",
+        ok: syncError === undefined,
+        detail: syncError === undefined ? "commits reach the disk" : `fsync failed: ${syncError}`,
+      },
+    ];
   }
 
   /**
    * Runs meta-internal-sync now (as the timer would) and returns the event lines of the
-   * messages it sent to the cloud.
+   * messages it sent to the cloud and the keys of the orphaned podstatus rows it deleted.
    */
-  async syncNow(): Promise<string[]> {
+  async syncNow(): Promise<{ lines: string[]; orphans: string[] }> {
     const trigger = podStatusSyncTrigger(this.#id);
     this.#journal?.append(trigger);
     this.#journal?.flush();
-    this.store.transaction(() => this.mm.handle(trigger));
+    let orphans: string[] = [];
+    this.store.transaction(() => {
+      orphans = podStatusSync(this.store.meta, { dryRun: true }).orphans; // what handle() deletes
+      this.mm.handle(trigger);
+    });
     const deliveries = await this.mm.deliverWhenDurable(this.mm.outbox.take()) ?? [];
     this.metrics.countMessage(trigger.route.operation);
-    return deliveryEventLines(1, deliveries, (g) => this.bus.groupMembers(g), trigger);
+    const lines = deliveryEventLines(1, deliveries, (g) => this.bus.groupMembers(g), trigger);
+    return { lines, orphans };
   }
 
   /**
