@@ -46,9 +46,9 @@ function groupEntry(group: string, versions: string[]): Record<string, unknown> 
   return { name: group, versions: vs, preferredVersion: vs[0] };
 }
 
-function namedGroups(): Map<string, string[]> {
+function namedGroups(extra: readonly ResourceInfo[]): Map<string, string[]> {
   const groups = new Map<string, string[]>();
-  for (const gv of groupVersions()) {
+  for (const gv of groupVersions(extra)) {
     if (gv.group === "") continue;
     const list = groups.get(gv.group) ?? [];
     list.push(gv.version);
@@ -58,17 +58,20 @@ function namedGroups(): Map<string, string[]> {
 }
 
 /** `GET /apis`: APIGroupList of every named group served. */
-export function apiGroupList(): Record<string, unknown> {
+export function apiGroupList(extra: readonly ResourceInfo[] = []): Record<string, unknown> {
   return {
     kind: "APIGroupList",
     apiVersion: "v1",
-    groups: [...namedGroups()].map(([g, versions]) => groupEntry(g, versions)),
+    groups: [...namedGroups(extra)].map(([g, versions]) => groupEntry(g, versions)),
   };
 }
 
 /** `GET /apis/{group}`: APIGroup, or undefined when the group is not served. */
-export function apiGroup(group: string): Record<string, unknown> | undefined {
-  const versions = namedGroups().get(group);
+export function apiGroup(
+  group: string,
+  extra: readonly ResourceInfo[] = [],
+): Record<string, unknown> | undefined {
+  const versions = namedGroups(extra).get(group);
   if (!versions) return undefined;
   return { kind: "APIGroup", apiVersion: "v1", ...groupEntry(group, versions) };
 }
@@ -94,8 +97,9 @@ export function apiResource(r: ResourceInfo): Record<string, unknown> {
 export function apiResourceList(
   group: string,
   version: string,
+  extra: readonly ResourceInfo[] = [],
 ): Record<string, unknown> | undefined {
-  const gv = groupVersions().find((g) => g.group === group && g.version === version);
+  const gv = groupVersions(extra).find((g) => g.group === group && g.version === version);
   if (!gv) return undefined;
   return {
     kind: "APIResourceList",
@@ -107,23 +111,25 @@ export function apiResourceList(
 
 /**
  * The discovery document for a non-resource path, or undefined when `path` is not a
- * discovery path (or names a group or version that is not served).
+ * discovery path (or names a group or version that is not served). `stored` gives the
+ * resources outside the table that the store holds objects of (asked only when needed).
  */
 export function discoveryDocument(
   path: string,
   serverAddress: string,
+  stored: () => readonly ResourceInfo[] = () => [],
 ): Record<string, unknown> | undefined {
   const parts = path.replace(/^\/+|\/+$/g, "").split("/");
   if (parts.length === 1 && parts[0] === "version") return versionInfo();
   if (parts[0] === "api") {
     if (parts.length === 1) return apiVersions(serverAddress);
-    if (parts.length === 2) return apiResourceList("", parts[1]);
+    if (parts.length === 2) return apiResourceList("", parts[1], stored());
     return undefined;
   }
   if (parts[0] === "apis") {
-    if (parts.length === 1) return apiGroupList();
-    if (parts.length === 2) return apiGroup(parts[1]);
-    if (parts.length === 3) return apiResourceList(parts[1], parts[2]);
+    if (parts.length === 1) return apiGroupList(stored());
+    if (parts.length === 2) return apiGroup(parts[1], stored());
+    if (parts.length === 3) return apiResourceList(parts[1], parts[2], stored());
   }
   return undefined;
 }

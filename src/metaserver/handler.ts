@@ -10,7 +10,8 @@
  * | `GET .../{resource}?watch=true` (or `/watch/...`) | chunked stream of JSON events, one per line |
  * | any of these with `Accept: application/json;as=Table;v=v1;g=meta.k8s.io` | meta.k8s.io Tables with kube-apiserver's columns (watch: one row per event) |
  * | POST, PUT, PATCH, DELETE | 405 MethodNotAllowed (read-only) |
- * | unknown path or resource | 404 NotFound Status |
+ * | a resource outside the table | served from `meta_v2` as KubeEdge serves any resource (kind from the plural, generic Table columns) |
+ * | unknown path | 404 NotFound Status |
  * | bad selector, resourceVersion, timeoutSeconds | 400 BadRequest Status |
  * | Accept without JSON, YAML or a wildcard (e.g. protobuf only) | 406 NotAcceptable |
  *
@@ -21,6 +22,7 @@ import type { Logger } from "../logger.ts";
 import type { MetaV2Dao } from "../store/meta_v2.ts";
 import { loadYaml } from "../yaml.ts";
 import { discoveryDocument } from "./discovery.ts";
+import { resolveResource, storedResources } from "./any_resource.ts";
 import { getObject, listObjects, parseSelection } from "./read.ts";
 import {
   type Body,
@@ -33,13 +35,7 @@ import {
   type TableConverter,
 } from "./representation.ts";
 import { parseRequestInfo, queryBool, type RequestInfo, RequestInfoError } from "./request_info.ts";
-import {
-  groupVersion,
-  lookupResource,
-  READ_VERBS,
-  type ResourceInfo,
-  storedGvr,
-} from "./resources.ts";
+import { groupVersion, READ_VERBS, type ResourceInfo, storedGvr } from "./resources.ts";
 import { SelectorError } from "./selectors.ts";
 import {
   badRequest,
@@ -124,7 +120,7 @@ export function createMetaServerHandler(
 
   function nonResource(req: Request, info: RequestInfo): Response {
     const host = options.serverAddress ?? req.headers.get("host") ?? "";
-    const doc = discoveryDocument(info.path, host);
+    const doc = discoveryDocument(info.path, host, () => storedResources(store));
     if (doc === undefined) return statusResponse(pathNotFound(), req);
     if (req.method !== "GET" && req.method !== "HEAD") {
       return statusResponse(methodNotAllowed(), req, { allow: "GET, HEAD" });
@@ -136,12 +132,15 @@ export function createMetaServerHandler(
 
   /** Resolves the resource and scope of a resource request, or the error response. */
   function target(req: Request, info: RequestInfo): Target | Response {
-    const resource = lookupResource(info.apiGroup, info.apiVersion, info.resource);
+    const resource = resolveResource(store, info.apiGroup, info.apiVersion, info.resource);
     if (!resource || info.parts.length > 3 || !READABLE_SUBRESOURCES.has(info.subresource)) {
       return statusResponse(pathNotFound(), req);
     }
     let namespace = "";
-    if (resource.namespaced) {
+    if (resource.generic) {
+      // any scope, as KubeEdge serves it: the path's namespace, if any
+      if (info.namespacePrefix) namespace = info.namespace;
+    } else if (resource.namespaced) {
       if (info.namespacePrefix) namespace = info.namespace;
       else if (info.parts.length > 1) return statusResponse(pathNotFound(), req); // /api/v1/pods/x
     } else if (info.namespacePrefix) {

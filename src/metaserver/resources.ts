@@ -32,6 +32,13 @@ export interface ResourceInfo {
    * paths into the object (`spec.nodeName`).
    */
   fields: readonly string[];
+  /**
+   * True for a resource outside the table, served from `meta_v2` as KubeEdge serves any
+   * resource (src/metaserver/any_resource.ts): any scope, the generic Table columns.
+   */
+  generic?: boolean;
+  /** The `groupversionresource` its objects are stored under, when not derived from the kind. */
+  stored?: string;
 }
 
 /** Verbs of every served resource: the MetaServer is read-only. */
@@ -176,6 +183,7 @@ export function groupVersion(group: string, version: string): string {
  * `apps/v1, Resource=deployments`.
  */
 export function storedGvr(info: ResourceInfo): string {
+  if (info.stored !== undefined) return info.stored;
   return gvrString(info.group, info.version, kindToResource(info.kind));
 }
 
@@ -205,10 +213,13 @@ export interface GroupVersionResources {
   resources: ResourceInfo[];
 }
 
-/** Served group versions in discovery order (core `v1` first). */
-export function groupVersions(): GroupVersionResources[] {
+/**
+ * Served group versions in discovery order (core `v1` first), with `extra` resources (those
+ * outside the table that the store holds objects of) after the table's.
+ */
+export function groupVersions(extra: readonly ResourceInfo[] = []): GroupVersionResources[] {
   const out: GroupVersionResources[] = [];
-  for (const r of RESOURCES) {
+  for (const r of extra.length === 0 ? RESOURCES : [...RESOURCES, ...extra]) {
     let gv = out.find((g) => g.group === r.group && g.version === r.version);
     if (!gv) out.push(gv = { group: r.group, version: r.version, resources: [] });
     gv.resources.push(r);

@@ -147,6 +147,8 @@ export class MetaV2Dao {
   #maxRv: StatementSync;
   #select = new Map<string, StatementSync>();
   #all: StatementSync;
+  #first?: StatementSync;
+  #gvrs?: StatementSync;
 
   /** @param db an open database holding table `meta_v2` (a read-only view will do for reads) */
   constructor(readonly db: Pick<Database, "sqlite">) {
@@ -218,6 +220,25 @@ export class MetaV2Dao {
       this.#select.set(sql, st);
     }
     return (st.all(...args) as RawRow[]).map(fromRaw);
+  }
+
+  /** The value of one row stored under `gvr` (the lowest key), undefined when none. */
+  firstValue(gvr: string): string | undefined {
+    this.#first ??= this.db.sqlite.prepare(
+      "SELECT `value` FROM `meta_v2` WHERE `groupversionresource` = ? ORDER BY `key` LIMIT 1",
+    );
+    const row = this.#first.get(gvr) as { value: string | null } | undefined;
+    return row ? row.value ?? "" : undefined;
+  }
+
+  /** Each `groupversionresource` stored, and whether any of its rows has a namespace. */
+  storedGvrs(): { gvr: string; namespaced: boolean }[] {
+    this.#gvrs ??= this.db.sqlite.prepare(
+      "SELECT `groupversionresource` AS gvr, MAX(`namespace` <> '') AS namespaced FROM `meta_v2` GROUP BY `groupversionresource`",
+    );
+    return (this.#gvrs.all() as { gvr: string | null; namespaced: number }[])
+      .filter((r) => typeof r.gvr === "string")
+      .map((r) => ({ gvr: r.gvr as string, namespaced: r.namespaced === 1 }));
   }
 
   /** Rows for a storage key (see {@link parseKey}). */

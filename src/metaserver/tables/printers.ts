@@ -5,9 +5,16 @@
  * @module
  */
 
-import { type Cell, col, type ColumnDefinition, type Obj, type Printer } from "./columns.ts";
+import {
+  type Cell,
+  col,
+  type ColumnDefinition,
+  NAME_COLUMN,
+  type Obj,
+  type Printer,
+} from "./columns.ts";
 import { DOC } from "./descriptions.ts";
-import { nameOf, obj, rfc3339 } from "./format.ts";
+import { age, nameOf, obj, rfc3339 } from "./format.ts";
 import { CONFIG_MAPS, SECRETS, SERVICE_ACCOUNTS } from "./config.ts";
 import { EVENTS, LEASES, NAMESPACES, NODES } from "./nodes.ts";
 import { PODS } from "./pods.ts";
@@ -69,6 +76,21 @@ export const DEFAULT_PRINTER: Printer = {
   ] satisfies ColumnDefinition[],
   cells(o: Obj): Cell[] {
     return [nameOf(o), rfc3339(obj(o.metadata).creationTimestamp)];
+  },
+};
+
+/**
+ * The table of a resource outside the explicit table (most often a custom resource): the
+ * columns apiextensions-apiserver gives a custom resource without additionalPrinterColumns,
+ * `Name` and `Age` (a date column whose cell is the age, e.g. `5m`).
+ */
+export const CUSTOM_RESOURCE_PRINTER: Printer = {
+  columns: [
+    NAME_COLUMN,
+    col("Age", "date", DOC["ObjectMeta.creationTimestamp"]),
+  ] satisfies ColumnDefinition[],
+  cells(o: Obj, now: number): Cell[] {
+    return [nameOf(o), age(o, now)];
   },
 };
 

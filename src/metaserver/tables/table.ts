@@ -16,7 +16,7 @@ import type { Representation, TableConverter } from "../representation.ts";
 import type { ResourceInfo } from "../resources.ts";
 import type { Cell, ColumnDefinition, Obj, Printer, RowCondition } from "./columns.ts";
 import { isObj, obj, str } from "./format.ts";
-import { DEFAULT_PRINTER, printerFor } from "./printers.ts";
+import { CUSTOM_RESOURCE_PRINTER, DEFAULT_PRINTER, printerFor } from "./printers.ts";
 
 /** A table representation negotiated from the Accept header. */
 export type TableRepresentation = Extract<Representation, { type: "table" }>;
@@ -54,8 +54,11 @@ export function tableOptionsError(includeObject: string): string | undefined {
 }
 
 /** The printer kube-apiserver uses for a resource (the default table when it has none). */
-export function printerOf(resource: Pick<ResourceInfo, "group" | "kind">): Printer {
-  return printerFor(resource.group, resource.kind) ?? DEFAULT_PRINTER;
+export function printerOf(
+  resource: Pick<ResourceInfo, "group" | "kind" | "generic">,
+): Printer {
+  return printerFor(resource.group, resource.kind) ??
+    (resource.generic ? CUSTOM_RESOURCE_PRINTER : DEFAULT_PRINTER);
 }
 
 // ------------------------------------------------------------------ row objects
