@@ -7,6 +7,7 @@
 
 import { type Message, withHeader } from "./message.ts";
 import { type Logger, silentLogger } from "../logger.ts";
+import { WarnLimiter } from "../warn_limiter.ts";
 
 /** Queue capacity per module (spec/message.md §4). */
 export const DEFAULT_QUEUE_CAPACITY = 1024;
@@ -122,7 +123,8 @@ function checkCount(what: string, value: number, min: number): number {
  * {@link receive} that frees a slot moves the oldest blocked message into the queue, so
  * the order of a module's messages is always the order of the sends. The blocked list is
  * itself bounded (`maxBlockedSends`, default 1024): a send that finds it full is dropped,
- * counted as `droppedFull` and logged at warn level, and its promise resolves at once.
+ * counted as `droppedFull` and logged at warn level (at most one line per 10 s per module,
+ * with the count), and its promise resolves at once; {@link sendWaiting} is never dropped.
  * The promise of {@link send} and {@link sendToGroup} never rejects, so callers may ignore
  * it (fire and forget). The sync primitives use the same queues and the same limit, but
  * give up waiting at their deadline (the blocked send is withdrawn) and report the failure
@@ -135,6 +137,8 @@ export class MessageBus {
   readonly #capacity: number;
   readonly #maxBlocked: number;
   readonly #log: Logger;
+  /** Drops are logged at most once per 10 s per module, with their count. */
+  readonly #dropWarnings: WarnLimiter;
   readonly #queues = new Map<string, ModuleQueue>();
   readonly #groups = new Map<string, Set<string>>();
   readonly #waiters = new Map<string, SyncWaiter>();
@@ -164,6 +168,7 @@ export class MessageBus {
       0,
     );
     this.#log = options.logger ?? silentLogger;
+    this.#dropWarnings = new WarnLimiter(this.#log);
   }
 
   /**
@@ -237,6 +242,28 @@ export class MessageBus {
   }
 
   /**
+   * Send without dropping: like {@link send}, but a full queue never drops the message,
+   * however many sends already wait; the promise resolves once it is enqueued (in send
+   * order with the other blocked sends). For senders that wait for it before sending more
+   * (the WebSocket bridge reads a peer's next frame only then), so the wait list stays
+   * bounded by the number of such senders.
+   * @returns false when the module is unknown or was removed before the message was enqueued
+   */
+  async sendWaiting(module: string, msg: Message): Promise<boolean> {
+    const q = this.#queues.get(module);
+    if (!q) {
+      this.#counters.droppedUnknownModule++;
+      return false;
+    }
+    return await this.#enqueue(q, msg, undefined, true) === "enqueued";
+  }
+
+  /** Writes the pending rate-limited drop warnings now (at shutdown). */
+  flushWarnings(): void {
+    this.#dropWarnings.flush();
+  }
+
+  /**
    * Receive: the next message of `module`'s queue, waiting as long as it takes
    * (spec/message.md §4.2).
    * @throws {Error} at once when the module is unknown, when it is removed while waiting
@@ -302,7 +329,7 @@ export class MessageBus {
     const members = this.#members(group);
     if (members.length === 0) {
       this.#counters.droppedUnknownGroup++;
-      this.#log.warn("bus: dropped message for unknown group", {
+      this.#dropWarnings.warn("bus: dropped message for unknown group", group, {
         group,
         msg_id: msg.header.msgId,
       });
@@ -441,7 +468,12 @@ export class MessageBus {
    * Puts `msg` into `q`: to a waiting receiver, else into the queue, else among the blocked
    * sends (until `deadline`, a `performance.now()` time, when given), else drops it.
    */
-  #enqueue(q: ModuleQueue, msg: Message, deadline?: number): Promise<EnqueueResult> {
+  #enqueue(
+    q: ModuleQueue,
+    msg: Message,
+    deadline?: number,
+    noDrop = false,
+  ): Promise<EnqueueResult> {
     const receiver = q.receivers.shift();
     if (receiver) {
       this.#counters.sent++;
@@ -453,14 +485,18 @@ export class MessageBus {
       q.items.push(msg);
       return Promise.resolve("enqueued");
     }
-    if (q.blocked.length >= this.#maxBlocked) {
+    if (!noDrop && q.blocked.length >= this.#maxBlocked) {
       this.#counters.droppedFull++;
-      this.#log.warn("bus: dropped message, queue full and too many blocked sends", {
-        module: q.name,
-        msg_id: msg.header.msgId,
-        capacity: this.#capacity,
-        blocked: q.blocked.length,
-      });
+      this.#dropWarnings.warn(
+        "bus: dropped message, queue full and too many blocked sends",
+        q.name,
+        {
+          module: q.name,
+          msg_id: msg.header.msgId,
+          capacity: this.#capacity,
+          blocked: q.blocked.length,
+        },
+      );
       return Promise.resolve("dropped");
     }
     return new Promise<EnqueueResult>((resolve) => {

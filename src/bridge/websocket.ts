@@ -6,8 +6,17 @@
  * - Frames from the client: a frame whose `parent_msg_id` answers a pending sync
  *   request completes it; any other goes to `route.destination` when set, else to
  *   `metaManager`. A malformed frame gets `{"error":"..."}` back; the connection stays.
- * - Messages for the module (or its group) go to the client as frames. While no client
- *   is attached they wait in the module's bus queue (bounded, see src/beehive/bus.ts)
+ * - Backpressure, never drops: a peer's frames are handed to their destination queue one
+ *   at a time, in order, each waiting for room there ({@link MessageBus.sendWaiting}); the
+ *   frames that arrived meanwhile wait, as received text (parsed only when admitted), in
+ *   the peer's inbox. Deno's server WebSocket reads frames as they arrive and cannot be
+ *   paused, so the inbox is where a burst waits: its size is reported (`held()`, /metrics)
+ *   and it empties at the rate the MetaManager processes.
+ * - Messages for the module (or its group) go to the client as frames, one at a time,
+ *   each after the socket's send buffer is below {@link SEND_BUFFER_BYTES}: a slow reader
+ *   leaves its messages in the module's bus queue (bounded, see src/beehive/bus.ts; what
+ *   overflows it is dropped and counted), never in serve's socket buffers, and never
+ *   makes the MetaManager wait. While no client is attached they wait in the same queue
  *   and are delivered on attach.
  *
  * @module
@@ -17,6 +26,10 @@ import type { MessageBus } from "../beehive/bus.ts";
 import { type Message, toWire } from "../beehive/message.ts";
 import { parseMessage, WireError } from "../beehive/wire.ts";
 import type { Logger } from "../logger.ts";
+import { WarnLimiter } from "../warn_limiter.ts";
+
+/** The pump sends a module's next message only while the socket buffers less than this. */
+export const SEND_BUFFER_BYTES = 1024 * 1024;
 
 /** Options of a {@link ModuleBridge}. */
 export interface ModuleBridgeOptions {
@@ -29,8 +42,14 @@ export interface ModuleBridgeOptions {
   /** Called when a module attaches or detaches (cloud connection state). */
   onAttach?: (name: string, group: string) => void;
   onDetach?: (name: string, group: string) => void;
-  /** Called for every malformed or refused frame. */
-  onBadFrame?: () => void;
+  /** Called for every malformed or refused frame (`oversized` for one over the limit). */
+  onBadFrame?: (kind: "oversized" | "bad") => void;
+}
+
+/** One attached peer's frames that wait for room in their destination queue. */
+interface Inbox {
+  frames: string[];
+  draining: boolean;
 }
 
 /** Why a module cannot attach (HTTP status and message). */
@@ -53,11 +72,29 @@ function utf8Length(s: string): number {
 
 /** Attaches WebSocket clients as bus modules. */
 export class ModuleBridge {
-  readonly #attached = new Map<string, { group: string; abort: AbortController }>();
+  readonly #attached = new Map<
+    string,
+    { group: string; abort: AbortController; inbox: Inbox }
+  >();
+  readonly #warnings: WarnLimiter;
   /** performance.now() of the last frame received from any module (0 = none yet). */
   lastFrameAt = 0;
 
-  constructor(private readonly options: ModuleBridgeOptions) {}
+  constructor(private readonly options: ModuleBridgeOptions) {
+    this.#warnings = new WarnLimiter(options.logger);
+  }
+
+  /** Frames received from attached peers that wait for room in their destination queue. */
+  held(): number {
+    let n = 0;
+    for (const a of this.#attached.values()) n += a.inbox.frames.length;
+    return n;
+  }
+
+  /** Writes pending rate-limited warnings now (at shutdown). */
+  flushWarnings(): void {
+    this.#warnings.flush();
+  }
 
   /** Names of attached modules. */
   attached(): string[] {
@@ -90,7 +127,8 @@ export class ModuleBridge {
     const { bus, logger } = this.options;
     if (!bus.hasModule(name)) bus.addModule(name, group);
     const abort = new AbortController();
-    this.#attached.set(name, { group, abort });
+    const inbox: Inbox = { frames: [], draining: false };
+    this.#attached.set(name, { group, abort, inbox });
     socket.onopen = () => {
       logger.info("module attached", { module: name, group });
       this.options.onAttach?.(name, group);
@@ -98,7 +136,7 @@ export class ModuleBridge {
     };
     socket.onmessage = (e) => {
       this.lastFrameAt = performance.now();
-      this.#frame(socket, e.data);
+      this.#receive(socket, name, inbox, e.data);
     };
     const detach = () => {
       if (this.#attached.get(name)?.abort !== abort) return;
@@ -128,6 +166,11 @@ export class ModuleBridge {
       } catch {
         break;
       }
+      // A slow reader: wait until its socket has sent most of what it was given, so that
+      // its backlog stays in the bounded bus queue instead of serve's socket buffer.
+      while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > SEND_BUFFER_BYTES) {
+        await new Promise((r) => setTimeout(r, 5));
+      }
       if (socket.readyState !== WebSocket.OPEN) {
         bus.send(name, msg); // not delivered: back into the queue for the next client
         break;
@@ -136,23 +179,71 @@ export class ModuleBridge {
     }
   }
 
-  #frame(socket: WebSocket, data: unknown): void {
-    const { bus, logger, maxFrameBytes } = this.options;
-    const reply = (error: string) => {
-      this.options.onBadFrame?.();
-      if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ error }));
-    };
-    if (typeof data !== "string") return reply("binary frames are not accepted; send text JSON");
+  /** Checks a frame's type and size at once; queues it in the peer's inbox. */
+  #receive(socket: WebSocket, peer: string, inbox: Inbox, data: unknown): void {
+    const { maxFrameBytes } = this.options;
+    if (typeof data !== "string") {
+      return this.#refuse(socket, peer, "bad", "binary frames are not accepted; send text JSON");
+    }
     // UTF-8 size: a character is 1 to 3 bytes (a surrogate pair, 2 characters, is 4).
     const bytes = data.length * 3 <= maxFrameBytes ? data.length : utf8Length(data);
     if (bytes > maxFrameBytes) {
-      return reply(`frame of ${bytes} bytes exceeds the limit of ${maxFrameBytes} bytes`);
+      return this.#refuse(
+        socket,
+        peer,
+        "oversized",
+        `frame of ${bytes} bytes exceeds the limit of ${maxFrameBytes} bytes`,
+        { bytes, limit: maxFrameBytes },
+      );
     }
+    inbox.frames.push(data);
+    if (!inbox.draining) this.#drain(socket, peer, inbox);
+  }
+
+  /** Hands the inbox's frames to their destinations in order, each when there is room. */
+  async #drain(socket: WebSocket, peer: string, inbox: Inbox): Promise<void> {
+    inbox.draining = true;
+    try {
+      let data: string | undefined;
+      while ((data = inbox.frames.shift()) !== undefined) {
+        const admit = this.#frame(socket, peer, data);
+        if (admit) await admit;
+      }
+    } finally {
+      inbox.draining = false;
+    }
+  }
+
+  #refuse(
+    socket: WebSocket,
+    peer: string,
+    kind: "oversized" | "bad",
+    error: string,
+    fields: Record<string, unknown> = {},
+  ): void {
+    this.options.onBadFrame?.(kind);
+    this.#warnings.warn(
+      kind === "oversized" ? "oversized frames refused" : "bad frames refused",
+      peer,
+      { module: peer, ...fields, error },
+    );
+    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ error }));
+  }
+
+  /** Routes one frame; returns the wait for room in its destination queue, if any. */
+  #frame(socket: WebSocket, peer: string, data: string): Promise<unknown> | undefined {
+    const { bus } = this.options;
     let msg: Message;
     try {
       msg = parseMessage(data);
     } catch (e) {
-      return reply(e instanceof WireError ? `invalid message: ${e.message}` : String(e));
+      this.#refuse(
+        socket,
+        peer,
+        "bad",
+        e instanceof WireError ? `invalid message: ${e.message}` : String(e),
+      );
+      return;
     }
     const parent = msg.header.parentMsgId;
     if (parent !== "" && bus.hasWaiter(parent)) {
@@ -160,7 +251,10 @@ export class ModuleBridge {
       return;
     }
     const to = msg.route.destination || this.options.defaultDestination;
-    if (!bus.hasModule(to)) return reply(`unknown destination module ${JSON.stringify(to)}`);
-    bus.send(to, msg).catch((e) => logger.warn("frame not delivered", { to, error: String(e) }));
+    if (!bus.hasModule(to)) {
+      this.#refuse(socket, peer, "bad", `unknown destination module ${JSON.stringify(to)}`);
+      return;
+    }
+    return bus.sendWaiting(to, msg);
   }
 }

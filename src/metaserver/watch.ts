@@ -32,6 +32,7 @@
 import type { StoreChange, WatchEventType } from "../metamanager/inject.ts";
 import type { MetaV2Row } from "../store/meta_v2.ts";
 import type { Logger } from "../logger.ts";
+import { WarnLimiter } from "../warn_limiter.ts";
 import { fieldLabels, resourceForStoredGvr } from "./resources.ts";
 import { type Selectable, selectableOf, type Selection, selects } from "./selectors.ts";
 import { expired, type Status } from "./status.ts";
@@ -264,6 +265,10 @@ export class WatchHub {
   readonly #maxChars: number;
   readonly #buffer: number;
   readonly #log?: Logger;
+  /** Slow watchers closed: logged at most once per 10 s per resource, with the count. */
+  readonly #slowWarnings?: WarnLimiter;
+  /** Watchers closed because they fell too far behind (`/metrics`). */
+  slowClosed = 0;
 
   constructor(options: WatchHubOptions = {}) {
     this.#revision = BigInt(options.revision ?? 0);
@@ -272,6 +277,7 @@ export class WatchHub {
     this.#maxChars = options.historyChars ?? DEFAULT_HISTORY_CHARS;
     this.#buffer = options.watcherBuffer ?? DEFAULT_WATCHER_BUFFER;
     this.#log = options.logger;
+    if (options.logger) this.#slowWarnings = new WarnLimiter(options.logger);
     for (const row of options.rows ?? []) {
       this.#present.set(row.key, selectableOfRow(row));
       const rv = rowRevision(row);
@@ -415,6 +421,13 @@ export class WatchHub {
     }
     const w = new Watcher(spec, this.#buffer, first, (x) => {
       this.#watchers.delete(x);
+      if (x.endReason === "client too slow") {
+        this.slowClosed++;
+        this.#slowWarnings?.warn("metaserver: slow watchers closed", x.spec.gvr, {
+          gvr: x.spec.gvr,
+          buffer: this.#buffer,
+        });
+      }
       this.#log?.debug("metaserver watch closed", {
         gvr: x.spec.gvr,
         reason: x.endReason,

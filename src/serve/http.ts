@@ -80,6 +80,8 @@ export function createHandler(
           bus: stats,
           store: storeGauges(svc),
           watchers: svc.watchHub?.watcherCount ?? 0,
+          slowWatchersClosed: svc.watchHub?.slowClosed ?? 0,
+          heldFrames: svc.bridge.held(),
         }),
         200,
         "text/plain; version=0.0.4; charset=utf-8",

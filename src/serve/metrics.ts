@@ -31,6 +31,8 @@ export class Metrics {
   );
   /** Malformed frames received on the WebSocket endpoint. */
   badFrames = 0;
+  /** Frames over `maxMessageBytes` refused on the WebSocket endpoint. */
+  oversizedFrames = 0;
 
   /** Counts one processed message. */
   countMessage(operation: string): void {
@@ -58,6 +60,10 @@ export class Metrics {
     store?: StoreGauges;
     /** Open MetaServer watches. */
     watchers?: number;
+    /** MetaServer watches closed because the client fell too far behind. */
+    slowWatchersClosed?: number;
+    /** Frames received from peers that wait for room in their destination queue. */
+    heldFrames?: number;
   }): string {
     const lines: string[] = [];
     const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -72,6 +78,16 @@ export class Metrics {
     lines.push("# HELP edgecore_meta_bad_frames_total Malformed WebSocket frames received.");
     lines.push("# TYPE edgecore_meta_bad_frames_total counter");
     lines.push(`edgecore_meta_bad_frames_total ${this.badFrames}`);
+    lines.push(
+      "# HELP edgecore_meta_oversized_frames_total WebSocket frames over maxMessageBytes refused.",
+    );
+    lines.push("# TYPE edgecore_meta_oversized_frames_total counter");
+    lines.push(`edgecore_meta_oversized_frames_total ${this.oversizedFrames}`);
+    lines.push(
+      "# HELP edgecore_meta_held_frames Frames from peers waiting for room in their destination queue.",
+    );
+    lines.push("# TYPE edgecore_meta_held_frames gauge");
+    lines.push(`edgecore_meta_held_frames ${gauges.heldFrames ?? 0}`);
     lines.push("# HELP edgecore_meta_commit_seconds Latency of batch commits.");
     lines.push("# TYPE edgecore_meta_commit_seconds histogram");
     for (const [b, n] of this.commitBuckets) {
@@ -121,6 +137,11 @@ export class Metrics {
     lines.push("# HELP edgecore_meta_watchers Open MetaServer watch streams.");
     lines.push("# TYPE edgecore_meta_watchers gauge");
     lines.push(`edgecore_meta_watchers ${gauges.watchers ?? 0}`);
+    lines.push(
+      "# HELP edgecore_meta_slow_watchers_closed_total Watches closed because the client fell behind.",
+    );
+    lines.push("# TYPE edgecore_meta_slow_watchers_closed_total counter");
+    lines.push(`edgecore_meta_slow_watchers_closed_total ${gauges.slowWatchersClosed ?? 0}`);
     lines.push("# HELP edgecore_meta_uptime_seconds Seconds since the service started.");
     lines.push("# TYPE edgecore_meta_uptime_seconds gauge");
     lines.push(`edgecore_meta_uptime_seconds ${((Date.now() - this.startedAt) / 1000).toFixed(3)}`);

@@ -102,7 +102,10 @@ export class EdgeMetaService {
       onDetach: (_name, group) => {
         if (group === mmc.contextSendGroup) this.#enqueue(connectionMessage(false, this.#id));
       },
-      onBadFrame: () => this.metrics.badFrames++,
+      onBadFrame: (kind) => {
+        this.metrics.badFrames++;
+        if (kind === "oversized") this.metrics.oversizedFrames++;
+      },
     });
   }
 
@@ -292,7 +295,7 @@ export class EdgeMetaService {
     let drained = false;
     while (performance.now() < deadline) {
       const last = Math.max(this.bridge.lastFrameAt, this.#lastBusy);
-      if (performance.now() - last > DRAIN_QUIET_MS) {
+      if (performance.now() - last > DRAIN_QUIET_MS && this.bridge.held() === 0) {
         drained = true;
         break;
       }
@@ -309,6 +312,8 @@ export class EdgeMetaService {
     await this.#checkpointer?.close();
     await Promise.race([serverDone, new Promise((r) => setTimeout(r, 2000))]);
     this.#journal?.close();
+    this.bus.flushWarnings();
+    this.bridge.flushWarnings();
     this.store.close();
     this.logger.info("stopped", {
       background_checkpoints: this.#checkpointer?.stats.checkpoints ?? 0,
