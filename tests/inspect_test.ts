@@ -953,3 +953,34 @@ Deno.test("inspect --help shows options and examples", async () => {
     assert.ok(r.stdout.includes(`"${format}"`), format);
   }
 });
+
+const V123_DIR = new URL("../fixtures/edgecore-db-v1.23/", import.meta.url);
+
+Deno.test("inspect: v1.23 and migrated databases: summary names the release, dump equals the reference", async () => {
+  const files = [
+    ["edgecore.db", "1.23", "gorm", /KubeEdge v1\.23 \(gorm schema\)/],
+    ["upgraded.db", "1.23", "migrated", /KubeEdge v1\.23 \(beego schema migrated by gorm/],
+  ] as const;
+  for (const [name, release, shape, line] of files) {
+    const path = new URL(name, V123_DIR).pathname;
+    const summary = JSON.parse(await inspect(path, "-o", "json"));
+    assert.equal(summary.kubeedge, release);
+    assert.equal(summary.schema, shape);
+    assert.equal(summary.meta_v2.rows, name === "edgecore.db" ? 38 : 37);
+    assert.match(await inspect(path), line);
+    const dump = await inspect(path, "-o", "dump");
+    assert.equal(dump, Deno.readTextFileSync(new URL(name + ".json", V123_DIR)), name);
+    // --gvr selects through the v1.23 columns (and a migrated file's old rows through the v1.10 ones).
+    const pods = JSON.parse(await inspect(path, "--gvr", "/v1, Resource=pods", "-o", "json"));
+    assert.equal(pods.length, name === "edgecore.db" ? 12 : 11, name);
+  }
+  const v110 = JSON.parse(
+    await inspect(
+      new URL("../fixtures/edgecore-db/edgecore.db", import.meta.url).pathname,
+      "-o",
+      "json",
+    ),
+  );
+  assert.equal(v110.kubeedge, "1.10");
+  assert.equal(v110.schema, "beego");
+});

@@ -919,7 +919,7 @@ Deno.test("open errors: a table meta with incompatible columns", async () => {
     assertDbError(
       () => Store.open(p2, { readOnly: true }),
       p2,
-      /table meta_v2 lacks column\(s\) groupversionresource, namespace, name, resourceversion/,
+      /table meta_v2 lacks column\(s\) namespace, name, groupversionresource and resourceversion \(v1\.10-v1\.22\) or group_version_resource and resource_version \(v1\.23\)/,
     );
   });
 });

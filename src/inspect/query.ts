@@ -11,6 +11,15 @@ import { DatabaseError } from "../store/db.ts";
 import type { Database } from "../store/db.ts";
 import { type Dump, dumpDatabase } from "../store/dump.ts";
 import { fromStoredVersion } from "../store/meta_v2.ts";
+import {
+  describeShape,
+  detectShape,
+  type KubeEdgeRelease,
+  metaV2Statements,
+  releaseOfShape,
+  SchemaError,
+  type SchemaShape,
+} from "../store/schema.ts";
 import { namespaceOf, parseResource } from "../metamanager/resource.ts";
 import type { FileFacts, ReadMethod, ReadOnlyDb } from "./open.ts";
 
@@ -59,12 +68,6 @@ export interface MetaV2Record {
 /** A selected row. */
 export type InspectRecord = MetaRecord | MetaV2Record;
 
-/** The columns each table needs (as in src/store/db.ts). */
-const REQUIRED_COLUMNS: Record<TableName, string[]> = {
-  meta: ["key", "type", "value"],
-  meta_v2: ["key", "groupversionresource", "namespace", "name", "resourceversion", "value"],
-};
-
 /** Names of the tables in the file, sorted. */
 export function listTables(sqlite: DatabaseSync): string[] {
   const rows = sqlite.prepare(
@@ -76,9 +79,14 @@ export function listTables(sqlite: DatabaseSync): string[] {
 /**
  * Checks the tables inspect needs: at least one of `meta` and `meta_v2` (or `table`
  * when given), each present one with its KubeEdge columns.
+ * @returns the shape of `meta_v2` (undefined without it)
  * @throws {DatabaseError} naming the path and what is missing
  */
-export function checkTables(db: ReadOnlyDb, tables: string[], table?: TableName): void {
+export function checkTables(
+  db: ReadOnlyDb,
+  tables: string[],
+  table?: TableName,
+): SchemaShape | undefined {
   const present = (["meta", "meta_v2"] as TableName[]).filter((t) => tables.includes(t));
   const found = tables.length ? `tables: ${tables.join(", ")}` : "no tables at all";
   if (present.length === 0) {
@@ -93,19 +101,19 @@ export function checkTables(db: ReadOnlyDb, tables: string[], table?: TableName)
       `Cannot use database ${db.path}: it has no table ${table} (${found})`,
     );
   }
-  for (const t of present) {
-    const rows = db.sqlite.prepare("SELECT name FROM pragma_table_info(?)").all(t) as {
-      name: string;
-    }[];
-    const columns = new Set(rows.map((r) => r.name));
-    const missing = REQUIRED_COLUMNS[t].filter((c) => !columns.has(c));
-    if (missing.length > 0) {
-      throw new DatabaseError(
-        db.path,
-        `Cannot use database ${db.path}: table ${t} lacks column(s) ${missing.join(", ")} ` +
-          `(not a KubeEdge schema; found ${[...columns].join(", ")})`,
-      );
-    }
+  return shapeOf(db);
+}
+
+/**
+ * The shape of the file's `meta_v2` (src/store/schema.ts), undefined without that table.
+ * @throws {DatabaseError} when a table lacks its KubeEdge columns
+ */
+export function shapeOf(db: Pick<ReadOnlyDb, "path" | "sqlite">): SchemaShape | undefined {
+  try {
+    return detectShape(db.sqlite);
+  } catch (e) {
+    if (!(e instanceof SchemaError)) throw e;
+    throw new DatabaseError(db.path, `Cannot use database ${db.path}: ${e.message}`);
   }
 }
 
@@ -132,6 +140,7 @@ const META_NAMESPACE_SQL =
 export function whereClause(
   table: TableName,
   filters: Filters,
+  shape: SchemaShape = "beego",
 ): { sql: string; params: string[] } {
   const where: string[] = [];
   const params: string[] = [];
@@ -146,7 +155,7 @@ export function whereClause(
   }
   if (filters.gvr !== undefined) {
     if (table !== "meta_v2") throw new Error("--gvr applies to table meta_v2 only");
-    where.push("`groupversionresource` = ?");
+    where.push(`${metaV2Statements(shape).gvrExpr} = ?`);
     params.push(filters.gvr);
   }
   if (filters.prefix !== undefined) {
@@ -167,7 +176,8 @@ export function selectRows(
   table: TableName,
   filters: Filters,
 ): InspectRecord[] {
-  const { sql, params } = whereClause(table, filters);
+  const shape = table === "meta_v2" ? detectShape(sqlite) ?? "beego" : "beego";
+  const { sql, params } = whereClause(table, filters, shape);
   if (table === "meta") {
     const st = sqlite.prepare(
       "SELECT `key`, `type`, `value` FROM `meta`" + sql + " ORDER BY `key`",
@@ -184,18 +194,15 @@ export function selectRows(
       };
     });
   }
-  const st = sqlite.prepare(
-    "SELECT `key`, `groupversionresource`, `namespace`, `name`, `resourceversion`, `value` " +
-      "FROM `meta_v2`" + sql + " ORDER BY `key`",
-  );
+  const st = sqlite.prepare(metaV2Statements(shape).select + sql + " ORDER BY `key`");
   st.setReadBigInts(true);
   return (st.all(...params) as Record<string, unknown>[]).map((r) => ({
     table: "meta_v2",
     key: text(r.key) ?? "",
-    gvr: text(r.groupversionresource) ?? "",
+    gvr: text(r.gvr) ?? "",
     namespace: text(r.namespace) ?? "",
     name: text(r.name) ?? "",
-    resourceversion: integer(r.resourceversion),
+    resourceversion: integer(r.rv),
     value: text(r.value),
   }));
 }
@@ -217,14 +224,16 @@ export interface Summary {
   journalMode: string;
   readMethod: ReadMethod;
   tables: string[];
+  /** The shape of `meta_v2` (null without it) and the KubeEdge release that writes it. */
+  schema: { shape: SchemaShape; release: KubeEdgeRelease; description: string } | null;
   /** null when the table is absent. */
   meta: TableCounts | null;
   meta_v2: TableCounts | null;
 }
 
-function counts(sqlite: DatabaseSync, table: TableName, column: string): TableCounts {
+function counts(sqlite: DatabaseSync, table: TableName, expr: string): TableCounts {
   const st: StatementSync = sqlite.prepare(
-    `SELECT \`${column}\` AS g, count(*) AS n FROM \`${table}\` GROUP BY \`${column}\` ORDER BY \`${column}\``,
+    `SELECT ${expr} AS g, count(*) AS n FROM \`${table}\` GROUP BY g ORDER BY g`,
   );
   const groups = (st.all() as { g: unknown; n: number }[]).map((r) => ({
     group: text(r.g) ?? "",
@@ -235,6 +244,7 @@ function counts(sqlite: DatabaseSync, table: TableName, column: string): TableCo
 
 /** Reads the summary (inside the read transaction of `db`). */
 export function summarize(db: ReadOnlyDb, tables: string[]): Summary {
+  const shape = shapeOf(db);
   const pragma = (name: string) => {
     const row = db.sqlite.prepare(`PRAGMA ${name}`).get() as Record<string, unknown>;
     return row[name];
@@ -246,9 +256,12 @@ export function summarize(db: ReadOnlyDb, tables: string[]): Summary {
     journalMode: db.facts.wal ? "wal" : String(pragma("journal_mode")),
     readMethod: db.method,
     tables,
-    meta: tables.includes("meta") ? counts(db.sqlite, "meta", "type") : null,
-    meta_v2: tables.includes("meta_v2")
-      ? counts(db.sqlite, "meta_v2", "groupversionresource")
+    schema: shape === undefined
+      ? null
+      : { shape, release: releaseOfShape(shape), description: describeShape(shape) },
+    meta: tables.includes("meta") ? counts(db.sqlite, "meta", "`type`") : null,
+    meta_v2: shape !== undefined
+      ? counts(db.sqlite, "meta_v2", metaV2Statements(shape).gvrExpr)
       : null,
   };
 }

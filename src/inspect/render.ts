@@ -271,6 +271,8 @@ export function summaryObject(s: Summary): Record<string, unknown> {
     journal: s.file.journalFile,
     readMethod: s.readMethod,
     tables: s.tables,
+    kubeedge: s.schema?.release ?? null,
+    schema: s.schema?.shape ?? null,
     meta: countsObject(s.meta, "types"),
     meta_v2: countsObject(s.meta_v2, "groupversionresources"),
   };
@@ -311,6 +313,7 @@ export function renderSummary(format: Exclude<OutputFormat, "dump">, s: Summary)
         ["Companions:", companions],
         ["Read as:", s.readMethod],
         ["Tables:", s.tables.length ? s.tables.join(", ") : "<none>"],
+        ["Schema:", s.schema?.description ?? "unknown (no meta_v2 table)"],
       ];
       const info = lines.map(([k, v]) => `${k.padEnd(14)}${v}`).join("\n") + "\n";
       return info + "\n" + countsSection("meta", "TYPE", s.meta) + "\n" +

@@ -7,29 +7,15 @@
  */
 
 import { DatabaseSync, type StatementSync } from "node:sqlite";
+import {
+  createTables,
+  detectShape,
+  type KubeEdgeRelease,
+  SchemaError,
+  type SchemaShape,
+} from "./schema.ts";
 
-/** DDL of `meta`, exactly as beego issues it (comments dropped). */
-export const META_DDL = "CREATE TABLE IF NOT EXISTS `meta` (\n" +
-  "    `key` varchar(256) NOT NULL PRIMARY KEY,\n" +
-  "    `type` varchar(32) NOT NULL DEFAULT '' ,\n" +
-  "    `value` text\n" +
-  ");";
-
-/** DDL of `meta_v2`, exactly as beego issues it (comments dropped). */
-export const META_V2_DDL = "CREATE TABLE IF NOT EXISTS `meta_v2` (\n" +
-  "    `key` varchar(256) NOT NULL PRIMARY KEY,\n" +
-  "    `groupversionresource` varchar(256) NOT NULL DEFAULT '' ,\n" +
-  "    `namespace` varchar(256) NOT NULL DEFAULT '' ,\n" +
-  "    `name` varchar(256) NOT NULL DEFAULT '' ,\n" +
-  "    `resourceversion` bigint unsigned NOT NULL DEFAULT 0 ,\n" +
-  "    `value` text\n" +
-  ");";
-
-/** The columns each table must have for this program to use it. */
-const REQUIRED_COLUMNS: Record<string, string[]> = {
-  meta: ["key", "type", "value"],
-  meta_v2: ["key", "groupversionresource", "namespace", "name", "resourceversion", "value"],
-};
+export { META_DDL, META_V2_DDL } from "./schema.ts";
 
 /** WAL pages after which a commit checkpoints by itself (SQLite's default is 1000). */
 const WAL_AUTOCHECKPOINT_PAGES = 10_000;
@@ -60,6 +46,11 @@ export interface OpenOptions {
    * commit to anyone; then the guarantee is FULL's. Ignored in any other setting.
    */
   syncOffThread?: boolean;
+  /**
+   * The release whose schema a new database gets (default 1.10); an existing file keeps
+   * its own shape (src/store/schema.ts).
+   */
+  release?: KubeEdgeRelease;
 }
 
 /** A database that cannot be used: missing, not SQLite, corrupt, or with foreign tables. */
@@ -92,6 +83,7 @@ export class Database {
   #walIno?: number | null;
   /** The -wal file, opened for fsyncs at the first {@link durable} (kept open). */
   #wal?: Deno.FsFile;
+  #shape?: SchemaShape;
 
   private constructor(
     readonly path: string,
@@ -135,9 +127,11 @@ export class Database {
   #prepare(options: OpenOptions): void {
     // Reading the schema is the first access: it fails on non-SQLite and corrupt files.
     // Existing tables are checked before anything is written, so a rejected file stays as it was.
-    const tables = this.tables();
-    for (const [table, columns] of Object.entries(REQUIRED_COLUMNS)) {
-      if (tables.includes(table)) this.#checkColumns(table, columns);
+    try {
+      this.#shape = detectShape(this.sqlite);
+    } catch (e) {
+      if (!(e instanceof SchemaError)) throw e;
+      throw new DatabaseError(this.path, `Cannot use database ${this.path}: ${e.message}`);
     }
     if (this.readOnly) return;
     if (this.path !== ":memory:") {
@@ -151,8 +145,7 @@ export class Database {
     this.sqlite.exec("PRAGMA temp_store = MEMORY");
     // Checkpoint rarely on commit; serve checkpoints in a background worker (checkpointer.ts).
     this.sqlite.exec(`PRAGMA wal_autocheckpoint = ${WAL_AUTOCHECKPOINT_PAGES}`);
-    this.sqlite.exec(META_DDL);
-    this.sqlite.exec(META_V2_DDL);
+    this.#shape = createTables(this.sqlite, options.release ?? "1.10", this.#shape);
     // Opening is not a commit anyone waits for: durable() counts changes from here.
     if (this.#walSyncOffThread) {
       this.#syncedChanges = this.totalChanges();
@@ -162,18 +155,12 @@ export class Database {
     }
   }
 
-  #checkColumns(table: string, required: string[]): void {
-    const rows = this.sqlite.prepare(`PRAGMA table_info(\`${table}\`)`).all() as { name: string }[];
-    const present = new Set(rows.map((r) => r.name));
-    const missing = required.filter((c) => !present.has(c));
-    if (missing.length > 0) {
-      throw new DatabaseError(
-        this.path,
-        `Cannot use database ${this.path}: table ${table} lacks column(s) ${
-          missing.join(", ")
-        } (not a KubeEdge v1.10 schema; found ${[...present].join(", ")})`,
-      );
-    }
+  /**
+   * The shape of `meta_v2` (src/store/schema.ts): read from the file, or the one created
+   * at open; undefined for a read-only file without `meta_v2`.
+   */
+  get shape(): SchemaShape | undefined {
+    return this.#shape;
   }
 
   /** Names of the tables in the file, sorted. */

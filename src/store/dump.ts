@@ -8,12 +8,19 @@
 import { compareUtf8 } from "../beehive/go_json.ts";
 import type { Database } from "./db.ts";
 import { MetaDao, type MetaRow } from "./meta.ts";
-import { MetaV2Dao, type MetaV2Row } from "./meta_v2.ts";
+import { MetaV2Dao, type StoredMetaV2Row } from "./meta_v2.ts";
+import type { SchemaShape } from "./schema.ts";
 
 /** A dump of tables `meta` and `meta_v2`. */
 export interface Dump {
   meta: MetaRow[];
-  meta_v2: (Omit<MetaV2Row, "resourceversion"> & { resourceversion: number | string })[];
+  /**
+   * v1.10 field names whatever the shape; the data columns of the release that owns it
+   * (a migrated file's v1.23 columns, NULL where v1.23 never wrote the row).
+   */
+  meta_v2: (Omit<StoredMetaV2Row, "resourceversion"> & {
+    resourceversion: number | string | null;
+  })[];
 }
 
 /** Key order of the dump: bytewise on UTF-8, i.e. code point order. */
@@ -22,10 +29,12 @@ function byKey(a: { key: string }, b: { key: string }): number {
 }
 
 /** Reads both tables (a table that does not exist dumps as empty). */
-export function dumpDatabase(db: Pick<Database, "tables" | "sqlite">): Dump {
+export function dumpDatabase(
+  db: Pick<Database, "tables" | "sqlite"> & { shape?: SchemaShape },
+): Dump {
   const tables = new Set(db.tables());
   const meta = tables.has("meta") ? new MetaDao(db).all() : [];
-  const v2 = tables.has("meta_v2") ? new MetaV2Dao(db).all() : [];
+  const v2 = tables.has("meta_v2") ? new MetaV2Dao(db).storedRows() : [];
   return {
     meta: meta.sort(byKey),
     meta_v2: v2.map((r) => ({
@@ -39,6 +48,8 @@ export function dumpDatabase(db: Pick<Database, "tables" | "sqlite">): Dump {
 }
 
 /** The dump as JSON text (two-space indentation, trailing newline). */
-export function dumpJson(db: Pick<Database, "tables" | "sqlite">): string {
+export function dumpJson(
+  db: Pick<Database, "tables" | "sqlite"> & { shape?: SchemaShape },
+): string {
   return JSON.stringify(dumpDatabase(db), null, 2) + "\n";
 }

@@ -8,6 +8,12 @@
 import type { StatementSync } from "node:sqlite";
 import type { Database } from "./db.ts";
 import { goMarshal, parseJsonExact } from "../beehive/go_json.ts";
+import {
+  detectShape,
+  type MetaV2Statements,
+  metaV2Statements,
+  type SchemaShape,
+} from "./schema.ts";
 
 /** One row of `meta_v2`. */
 export interface MetaV2Row {
@@ -16,6 +22,16 @@ export interface MetaV2Row {
   namespace: string;
   name: string;
   resourceversion: number | bigint;
+  value: string;
+}
+
+/** A row of `meta_v2` as stored, SQL NULL kept (see {@link MetaV2Dao.storedRows}). */
+export interface StoredMetaV2Row {
+  key: string;
+  groupversionresource: string | null;
+  namespace: string | null;
+  name: string | null;
+  resourceversion: number | bigint | null;
   value: string;
 }
 
@@ -129,7 +145,15 @@ export function parseKey(key: string): ParsedKey {
   return { gvr: gvrString(gv.group, gv.version, resource), namespace, name };
 }
 
-type RawRow = Omit<MetaV2Row, "value"> & { value: string | null };
+/** A row as the schema's selects return it (src/store/schema.ts: output names). */
+interface RawRow {
+  key: string;
+  gvr: string | null;
+  namespace: string | null;
+  name: string | null;
+  rv: number | bigint | null;
+  value: string | null;
+}
 
 /** A stored resourceversion as a number when exact, else as a bigint. */
 export function fromStoredVersion(v: number | bigint): number | bigint {
@@ -137,7 +161,14 @@ export function fromStoredVersion(v: number | bigint): number | bigint {
 }
 
 function fromRaw(r: RawRow): MetaV2Row {
-  return { ...r, resourceversion: fromStoredVersion(r.resourceversion), value: r.value ?? "" };
+  return {
+    key: r.key,
+    groupversionresource: r.gvr ?? "",
+    namespace: r.namespace ?? "",
+    name: r.name ?? "",
+    resourceversion: fromStoredVersion(r.rv ?? 0),
+    value: r.value ?? "",
+  };
 }
 
 /** Data access for table `meta_v2`. */
@@ -150,19 +181,25 @@ export class MetaV2Dao {
   #first?: StatementSync;
   #gvrs?: StatementSync;
 
-  /** @param db an open database holding table `meta_v2` (a read-only view will do for reads) */
-  constructor(readonly db: Pick<Database, "sqlite">) {
+  /** The shape of the table this DAO reads and writes (src/store/schema.ts). */
+  readonly shape: SchemaShape;
+  #sql: MetaV2Statements;
+
+  /**
+   * @param db an open database holding table `meta_v2` (a read-only view will do for reads)
+   * @param shape its shape; read from the file when not given
+   */
+  constructor(
+    readonly db: Pick<Database, "sqlite"> & { shape?: SchemaShape },
+    shape?: SchemaShape,
+  ) {
     const s = db.sqlite;
-    this.#upsert = s.prepare(
-      "INSERT OR REPLACE INTO meta_v2 (key, groupversionresource, namespace,name,resourceversion,value) VALUES (?,?,?,?,?,?)",
-    );
-    this.#delete = s.prepare("DELETE FROM `meta_v2` WHERE `key` = ?");
-    this.#maxRv = s.prepare(
-      "SELECT T0.`resourceversion` FROM `meta_v2` T0 ORDER BY T0.`resourceversion` DESC LIMIT 1",
-    );
-    this.#all = s.prepare(
-      "SELECT `key`, `groupversionresource`, `namespace`, `name`, `resourceversion`, `value` FROM `meta_v2`",
-    );
+    this.shape = shape ?? db.shape ?? detectShape(s) ?? "beego";
+    this.#sql = metaV2Statements(this.shape);
+    this.#upsert = s.prepare(this.#sql.upsert);
+    this.#delete = s.prepare(this.#sql.deleteByKey);
+    this.#maxRv = s.prepare(this.#sql.maxRevision);
+    this.#all = s.prepare(this.#sql.select);
     // resourceversion is a 64-bit integer: read it exactly.
     this.#maxRv.setReadBigInts(true);
     this.#all.setReadBigInts(true);
@@ -187,8 +224,8 @@ export class MetaV2Dao {
 
   /** The highest resourceversion stored (the imitator's start revision), 0 when empty. */
   maxResourceVersion(): number {
-    const row = this.#maxRv.get() as { resourceversion: bigint } | undefined;
-    return row ? Number(row.resourceversion) : 0;
+    const row = this.#maxRv.get() as { rv: bigint | null } | undefined;
+    return row ? Number(row.rv ?? 0) : 0;
   }
 
   /**
@@ -199,19 +236,18 @@ export class MetaV2Dao {
     const where: string[] = [];
     const args: string[] = [];
     if (gvr !== "") {
-      where.push("T0.`groupversionresource` = ?");
+      where.push(`${this.#sql.gvrExpr} = ?`);
       args.push(gvr);
       if (namespace !== "") {
-        where.push("T0.`namespace` = ?");
+        where.push("`namespace` = ?");
         args.push(namespace);
       }
       if (name !== "") {
-        where.push("T0.`name` = ?");
+        where.push("`name` = ?");
         args.push(name);
       }
     }
-    const sql =
-      "SELECT T0.`key`, T0.`groupversionresource`, T0.`namespace`, T0.`name`, T0.`resourceversion`, T0.`value` FROM `meta_v2` T0" +
+    const sql = this.#sql.select +
       (where.length ? " WHERE " + where.join(" AND ") : "");
     let st = this.#select.get(sql);
     if (!st) {
@@ -219,7 +255,7 @@ export class MetaV2Dao {
       st.setReadBigInts(true);
       this.#select.set(sql, st);
     }
-    return (st.all(...args) as RawRow[]).map(fromRaw);
+    return (st.all(...args) as unknown as RawRow[]).map(fromRaw);
   }
 
   /** The value of one row stored under `gvr` (the lowest key), undefined when none. */
@@ -249,11 +285,28 @@ export class MetaV2Dao {
 
   /** Every row, in scan order. */
   all(): MetaV2Row[] {
-    return (this.#all.all() as RawRow[]).map(fromRaw);
+    return (this.#all.all() as unknown as RawRow[]).map(fromRaw);
+  }
+
+  /**
+   * Every row as stored in the data columns of the release that owns the shape (SQL NULL
+   * kept: a migrated file's rows v1.23 never rewrote), for the dump.
+   */
+  storedRows(): StoredMetaV2Row[] {
+    const st = this.db.sqlite.prepare(this.#sql.dumpSelect);
+    st.setReadBigInts(true);
+    return (st.all() as unknown as RawRow[]).map((r) => ({
+      key: r.key,
+      groupversionresource: r.gvr,
+      namespace: r.namespace,
+      name: r.name,
+      resourceversion: r.rv === null ? null : fromStoredVersion(r.rv),
+      value: r.value ?? "",
+    }));
   }
 
   /** Every row, in scan order, one at a time (only one row's value in memory at once). */
   *rows(): Generator<MetaV2Row> {
-    for (const r of this.#all.iterate()) yield fromRaw(r as RawRow);
+    for (const r of this.#all.iterate()) yield fromRaw(r as unknown as RawRow);
   }
 }

@@ -1,0 +1,237 @@
+/**
+ * The one schema module: the three shapes a real node's `edgecore.db` can have, how to tell
+ * them apart, the DDL a new database gets for each KubeEdge release, and every column name
+ * and statement that differs between them. Nothing else names a `meta_v2` column.
+ *
+ * - **beego** (KubeEdge v1.10 to v1.22, spec/storage.md §2): `meta_v2.groupversionresource`
+ *   and `meta_v2.resourceversion`, written with `INSERT OR REPLACE`.
+ * - **gorm** (KubeEdge v1.23, spec/v1.23.md §5.2): `meta_v2.group_version_resource` and
+ *   `meta_v2.resource_version`, written with `INSERT … ON CONFLICT (key) DO UPDATE`.
+ * - **migrated** (a beego file after v1.23's AutoMigrate, spec/v1.23.md §5.4): both column
+ *   sets. v1.23 writes only its own columns (the old ones keep their stale values, or their
+ *   defaults `''`/`0` on new rows); rows v1.10 wrote and v1.23 never rewrote hold NULL in the
+ *   v1.23 columns.
+ *
+ * Writes follow the file's shape, whatever release runs: no gorm column is ever added to a
+ * beego file, no beego column to a gorm file.
+ *
+ * @module
+ */
+
+import type { DatabaseSync } from "node:sqlite";
+
+/** A KubeEdge release this program can be compatible with. */
+export type KubeEdgeRelease = "1.10" | "1.23";
+
+/** The releases, in order. */
+export const KUBEEDGE_RELEASES: readonly KubeEdgeRelease[] = ["1.10", "1.23"];
+
+/** The shape of a database's `meta_v2` table. */
+export type SchemaShape = "beego" | "gorm" | "migrated";
+
+/** DDL of `meta`, exactly as beego (v1.10-v1.22) issues it (comments dropped). */
+export const META_DDL = "CREATE TABLE IF NOT EXISTS `meta` (\n" +
+  "    `key` varchar(256) NOT NULL PRIMARY KEY,\n" +
+  "    `type` varchar(32) NOT NULL DEFAULT '' ,\n" +
+  "    `value` text\n" +
+  ");";
+
+/** DDL of `meta_v2`, exactly as beego (v1.10-v1.22) issues it (comments dropped). */
+export const META_V2_DDL = "CREATE TABLE IF NOT EXISTS `meta_v2` (\n" +
+  "    `key` varchar(256) NOT NULL PRIMARY KEY,\n" +
+  "    `groupversionresource` varchar(256) NOT NULL DEFAULT '' ,\n" +
+  "    `namespace` varchar(256) NOT NULL DEFAULT '' ,\n" +
+  "    `name` varchar(256) NOT NULL DEFAULT '' ,\n" +
+  "    `resourceversion` bigint unsigned NOT NULL DEFAULT 0 ,\n" +
+  "    `value` text\n" +
+  ");";
+
+/** DDL of `meta` as gorm's AutoMigrate creates it in v1.23 (spec/v1.23.md §5.2). */
+export const META_DDL_GORM =
+  "CREATE TABLE `meta` (`key` text,`type` text,`value` text,PRIMARY KEY (`key`))";
+
+/** DDL of `meta_v2` as gorm's AutoMigrate creates it in v1.23 (spec/v1.23.md §5.2). */
+export const META_V2_DDL_GORM =
+  "CREATE TABLE `meta_v2` (`key` text,`group_version_resource` text,`namespace` text,`name` text,`resource_version` integer,`value` text,PRIMARY KEY (`key`))";
+
+/** Columns of `meta` (the same in every shape). */
+const META_COLUMNS = ["key", "type", "value"];
+/** Columns of `meta_v2` every shape has. */
+const META_V2_COMMON = ["key", "namespace", "name", "value"];
+/** The GVR and revision columns of each release. */
+const BEEGO_COLUMNS = { gvr: "groupversionresource", rv: "resourceversion" } as const;
+const GORM_COLUMNS = { gvr: "group_version_resource", rv: "resource_version" } as const;
+
+/** The KubeEdge release whose code wrote (or migrated to) a shape. */
+export function releaseOfShape(shape: SchemaShape): KubeEdgeRelease {
+  return shape === "beego" ? "1.10" : "1.23";
+}
+
+/** The shape a new database gets when `release` creates it. */
+export function shapeOfRelease(release: KubeEdgeRelease): SchemaShape {
+  return release === "1.10" ? "beego" : "gorm";
+}
+
+/** A one-line description of a shape for people (inspect's summary). */
+export function describeShape(shape: SchemaShape): string {
+  switch (shape) {
+    case "beego":
+      return "KubeEdge v1.10-v1.22 (beego schema)";
+    case "gorm":
+      return "KubeEdge v1.23 (gorm schema)";
+    case "migrated":
+      return "KubeEdge v1.23 (beego schema migrated by gorm: both meta_v2 column sets)";
+  }
+}
+
+/** Why a database's tables are not a KubeEdge schema (the caller adds the path). */
+export class SchemaError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "SchemaError";
+  }
+}
+
+function columnsOf(sqlite: DatabaseSync, table: string): string[] {
+  const rows = sqlite.prepare("SELECT name FROM pragma_table_info(?)").all(table) as {
+    name: string;
+  }[];
+  return rows.map((r) => r.name);
+}
+
+function tableNames(sqlite: DatabaseSync): Set<string> {
+  const rows = sqlite.prepare(
+    "SELECT name FROM sqlite_master WHERE type = 'table'",
+  ).all() as { name: string }[];
+  return new Set(rows.map((r) => r.name));
+}
+
+/**
+ * Checks the `meta` and `meta_v2` tables present and tells the shape of `meta_v2`
+ * (undefined when the file has no `meta_v2` table).
+ * @throws {SchemaError} naming the table, the missing columns and the columns found
+ */
+export function detectShape(sqlite: DatabaseSync): SchemaShape | undefined {
+  const tables = tableNames(sqlite);
+  if (tables.has("meta")) {
+    const present = columnsOf(sqlite, "meta");
+    const missing = META_COLUMNS.filter((c) => !present.includes(c));
+    if (missing.length > 0) {
+      throw new SchemaError(
+        `table meta lacks column(s) ${missing.join(", ")} (not a KubeEdge schema; found ${
+          present.join(", ")
+        })`,
+      );
+    }
+  }
+  if (!tables.has("meta_v2")) return undefined;
+  const present = columnsOf(sqlite, "meta_v2");
+  const has = (c: string) => present.includes(c);
+  const beego = has(BEEGO_COLUMNS.gvr) && has(BEEGO_COLUMNS.rv);
+  const gorm = has(GORM_COLUMNS.gvr) && has(GORM_COLUMNS.rv);
+  const missingCommon = META_V2_COMMON.filter((c) => !has(c));
+  if (missingCommon.length > 0 || (!beego && !gorm)) {
+    const missing = [
+      ...missingCommon,
+      ...(!beego && !gorm
+        ? [
+          `${BEEGO_COLUMNS.gvr} and ${BEEGO_COLUMNS.rv} (v1.10-v1.22) or ${GORM_COLUMNS.gvr} and ${GORM_COLUMNS.rv} (v1.23)`,
+        ]
+        : []),
+    ];
+    throw new SchemaError(
+      `table meta_v2 lacks column(s) ${missing.join(", ")} (not a KubeEdge schema; found ${
+        present.join(", ")
+      })`,
+    );
+  }
+  return beego && gorm ? "migrated" : beego ? "beego" : "gorm";
+}
+
+/**
+ * Creates the tables `meta` and `meta_v2` that are missing, with the schema of `release`
+ * (or, when the file already has one of them, of the release that wrote it).
+ * @returns the shape of `meta_v2` afterwards
+ */
+export function createTables(
+  sqlite: DatabaseSync,
+  release: KubeEdgeRelease,
+  existing: SchemaShape | undefined,
+): SchemaShape {
+  const tables = tableNames(sqlite);
+  let shape = existing;
+  if (shape === undefined && tables.has("meta")) {
+    // Only meta exists: its DDL tells which release created it (gorm's has no varchar).
+    const row = sqlite.prepare(
+      "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+    )
+      .get() as { sql: string } | undefined;
+    shape = row !== undefined && /varchar\(32\)/.test(row.sql) ? "beego" : "gorm";
+  }
+  shape ??= shapeOfRelease(release);
+  const gorm = shape !== "beego";
+  if (!tables.has("meta")) sqlite.exec(gorm ? META_DDL_GORM : META_DDL);
+  if (!tables.has("meta_v2")) sqlite.exec(gorm ? META_V2_DDL_GORM : META_V2_DDL);
+  return shape;
+}
+
+/** SQL of the statements on `meta_v2` for one shape. */
+export interface MetaV2Statements {
+  /** Insert or replace one row: parameters key, gvr, namespace, name, rv, value. */
+  upsert: string;
+  /** Delete by key: parameter key. */
+  deleteByKey: string;
+  /** The highest revision (column `rv`), no row when empty. */
+  maxRevision: string;
+  /**
+   * `SELECT key, gvr, namespace, name, rv, value FROM meta_v2` (output columns named
+   * `key`, `gvr`, `namespace`, `name`, `rv`, `value`); add {@link MetaV2Statements.where}.
+   */
+  select: string;
+  /** SQL expressions for WHERE clauses on the GVR and the revision as this program reads them. */
+  gvrExpr: string;
+  rvExpr: string;
+  /**
+   * The dump's select (same output names): the data columns of the release that owns the
+   * shape, as stored (SQL NULL kept; for a migrated file the v1.23 columns).
+   */
+  dumpSelect: string;
+}
+
+function q(c: string): string {
+  return "`" + c + "`";
+}
+
+/**
+ * The statements on `meta_v2` for `shape`. For a migrated file this program reads the
+ * v1.23 columns and falls back on the v1.10 ones for rows v1.23 never rewrote (upstream
+ * v1.23's MetaServer does not see those rows: spec/v1.23.md §5.4), and writes only the
+ * v1.23 columns, as v1.23 does.
+ */
+export function metaV2Statements(shape: SchemaShape): MetaV2Statements {
+  const cols = shape === "beego" ? BEEGO_COLUMNS : GORM_COLUMNS;
+  const gvrExpr = shape === "migrated"
+    ? `COALESCE(${q(GORM_COLUMNS.gvr)}, ${q(BEEGO_COLUMNS.gvr)})`
+    : q(cols.gvr);
+  const rvExpr = shape === "migrated"
+    ? `COALESCE(${q(GORM_COLUMNS.rv)}, ${q(BEEGO_COLUMNS.rv)})`
+    : q(cols.rv);
+  const insertColumns = [q("key"), q(cols.gvr), q("namespace"), q("name"), q(cols.rv), q("value")]
+    .join(",");
+  const upsert = shape === "beego"
+    ? "INSERT OR REPLACE INTO meta_v2 (key, groupversionresource, namespace,name,resourceversion,value) VALUES (?,?,?,?,?,?)"
+    : `INSERT INTO \`meta_v2\` (${insertColumns}) VALUES (?,?,?,?,?,?) ON CONFLICT (\`key\`) DO UPDATE SET ` +
+      [cols.gvr, "namespace", "name", cols.rv, "value"].map((c) => `${q(c)}=\`excluded\`.${q(c)}`)
+        .join(",");
+  const selectOf = (gvr: string, rv: string) =>
+    `SELECT \`key\` AS \`key\`, ${gvr} AS gvr, \`namespace\` AS \`namespace\`, \`name\` AS \`name\`, ${rv} AS rv, \`value\` AS \`value\` FROM \`meta_v2\``;
+  return {
+    upsert,
+    deleteByKey: "DELETE FROM `meta_v2` WHERE `key` = ?",
+    maxRevision: `SELECT ${rvExpr} AS rv FROM \`meta_v2\` ORDER BY ${rvExpr} DESC LIMIT 1`,
+    select: selectOf(gvrExpr, rvExpr),
+    gvrExpr,
+    rvExpr,
+    dumpSelect: selectOf(q(cols.gvr), q(cols.rv)),
+  };
+}
