@@ -267,6 +267,8 @@ Deno.test("our edgecoreMeta section", async () => {
   assert.deepEqual(config.edgecoreMeta, {
     compat: "strict",
     listen: "unix:/run/edgecore-meta.sock",
+    metaServer: { writes: true },
+    nodeName: "",
     synchronous: "NORMAL",
     journal: "/var/log/meta.ndjson",
     logLevel: "debug",

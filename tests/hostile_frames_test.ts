@@ -625,7 +625,7 @@ const STATUS_CASES: StatusCase[] = [
     "/../../../etc/passwd",
     "/api/v1/watch",
   ].map((path) => ({ path, code: 404, reason: "NotFound" })),
-  // writes: read-only
+  // writes, turned off in this test's configuration
   ...([
     ["POST", "/api/v1/namespaces/default/pods"],
     ["PUT", "/api/v1/namespaces/default/pods/x"],
@@ -662,7 +662,9 @@ Deno.test({
   sanitizeResources: false,
   sanitizeOps: false,
   async fn() {
-    await withFixture(undefined, async (t) => {
+    // writes off (edgecoreMeta.metaServer.writes: false): the MetaServer answers them 405
+    const config = "edgecoreMeta:\n  metaServer:\n    writes: false\n";
+    await withFixture(config, async (t) => {
       // something to read, so that a 404 is not just an empty store
       const cloud = await t.attach("websocket", "hub");
       cloud.send(insertConfigMap("present"));

@@ -101,6 +101,12 @@ export class ModuleBridge {
     return [...this.#attached.keys()];
   }
 
+  /** Whether any module of `group` is attached. */
+  attachedInGroup(group: string): boolean {
+    for (const a of this.#attached.values()) if (a.group === group) return true;
+    return false;
+  }
+
   /** Whether `name` may attach as a member of `group` now; undefined when it may. */
   check(name: string, group: string): AttachRefusal | undefined {
     if (!NAME.test(name)) {

@@ -53,6 +53,16 @@ export interface EdgecoreMetaConfig {
   maxMessageBytes: number;
   /** Allow binding a non-loopback address. */
   allowRemote: boolean;
+  /** This node's name in applications sent to the cloud ("" = the host name, lowercase). */
+  nodeName: string;
+  /** Our MetaServer settings. */
+  metaServer: {
+    /**
+     * Forward create/update/patch/delete to the cloud as applications (spec/metaserver.md
+     * §6); false: every write gets 405 MethodNotAllowed.
+     */
+    writes: boolean;
+  };
 }
 
 /** The whole configuration. */
@@ -91,6 +101,8 @@ export function defaultConfig(): Config {
       logLevel: "info",
       maxMessageBytes: 16 * 1024 * 1024,
       allowRemote: false,
+      nodeName: "",
+      metaServer: { writes: true },
     },
   };
 }
@@ -222,6 +234,8 @@ export const ENVIRONMENT: Record<string, [path: string, kind: Kind]> = {
   EDGECORE_META_POD_STATUS_SYNC_INTERVAL: ["modules.metaManager.podStatusSyncInterval", "int"],
   EDGECORE_META_REMOTE_QUERY_TIMEOUT: ["modules.metaManager.remoteQueryTimeout", "int"],
   EDGECORE_META_METASERVER_ENABLE: ["modules.metaManager.metaServer.enable", "bool"],
+  EDGECORE_META_METASERVER_WRITES: ["edgecoreMeta.metaServer.writes", "bool"],
+  EDGECORE_META_NODE_NAME: ["edgecoreMeta.nodeName", "string"],
 };
 
 /** Builds a nested object from dotted paths. */

@@ -23,6 +23,11 @@ import { type Bus, type ChangeListener, type Delivery, Outbox, type Taken } from
 import { alwaysRemote, parseResource, requireRemoteQuery } from "./resource.ts";
 import { podStatusMessages, podStatusSync } from "./pod_status_sync.ts";
 
+/**
+ * Operation of an internal message carrying an object the MetaServer read from the cloud
+ * (stored in meta_v2 by {@link MetaManager.processMetaServerStore}).
+ */
+export const METASERVER_STORE_OPERATION = "metaserver-store";
 /** Module name of the MetaManager (v1.10 spelling). */
 export const META_MANAGER_MODULE = "metaManager";
 /** Group of the MetaManager. */
@@ -54,6 +59,23 @@ export function podStatusSyncTrigger(id: Identity): Message {
   m.route = { ...m.route, source: META_MANAGER_MODULE, group: "resource" };
   m.route.resource = "podstatus";
   m.route.operation = "meta-internal-sync";
+  return m;
+}
+
+/** The internal message storing an object the MetaServer read from the cloud. */
+export function metaServerStoreMessage(object: Record<string, unknown>, id: Identity): Message {
+  const m = newMessage("", id);
+  const meta = (object.metadata ?? {}) as { namespace?: unknown; name?: unknown };
+  const ns = typeof meta.namespace === "string" && meta.namespace !== "" ? meta.namespace : "null";
+  const name = typeof meta.name === "string" ? meta.name : "";
+  m.route = {
+    ...m.route,
+    source: "metaserver",
+    group: META_GROUP,
+    resource: `${ns}/${String(object.kind).toLowerCase()}/${name}`,
+    operation: METASERVER_STORE_OPERATION,
+  };
+  m.content = Content.fromWire(JSON.stringify(object), object);
   return m;
 }
 
@@ -248,6 +270,8 @@ export class MetaManager {
         return this.processFunctionAction(msg);
       case "action_result":
         return this.processFunctionActionResult(msg);
+      case METASERVER_STORE_OPERATION:
+        return this.processMetaServerStore(msg);
       default:
         this.#log.info(`metamanager not supported operation: ${msg.route.operation}`);
     }
@@ -361,6 +385,15 @@ export class MetaManager {
       default:
         this.#log.info("unsupported source", { source: msg.route.source });
     }
+  }
+
+  /**
+   * An object the MetaServer read from the cloud (a GET answered by the cloud, as
+   * upstream's imitator InsertOrUpdateObj): stored in `meta_v2` only, nothing is sent.
+   * It comes through the loop so that the MetaManager stays the single writer.
+   */
+  processMetaServerStore(msg: Message): void {
+    this.#inject({ ...msg, route: { ...msg.route, operation: "update" } });
   }
 
   /** response (§4.3). */

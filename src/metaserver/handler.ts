@@ -9,7 +9,8 @@
  * | `GET .../{resource}` | `<Kind>List`, `metadata.resourceVersion` = hub revision; `labelSelector`, `fieldSelector` |
  * | `GET .../{resource}?watch=true` (or `/watch/...`) | chunked stream of JSON events, one per line |
  * | any of these with `Accept: application/json;as=Table;v=v1;g=meta.k8s.io` | meta.k8s.io Tables with kube-apiserver's columns (watch: one row per event) |
- * | POST, PUT, PATCH, DELETE | 405 MethodNotAllowed (read-only) |
+ * | POST, PUT, PATCH, DELETE | forwarded to the cloud as an application and answered with its result (src/metaserver/through_cloud.ts); 503 while offline; 405 MethodNotAllowed when writes are off or there is no cloud |
+ * | GET, LIST with a cloud | the cloud first (a GET's object is stored), the local store on failure; WATCH registers a watch application |
  * | a resource outside the table | served from `meta_v2` as KubeEdge serves any resource (kind from the plural, generic Table columns) |
  * | unknown path | 404 NotFound Status |
  * | bad selector, resourceVersion, timeoutSeconds | 400 BadRequest Status |
@@ -23,6 +24,12 @@ import type { MetaV2Dao } from "../store/meta_v2.ts";
 import { loadYaml } from "../yaml.ts";
 import { discoveryDocument } from "./discovery.ts";
 import { resolveResource, storedResources } from "./any_resource.ts";
+import {
+  OPENAPI_V2_PROTOBUF,
+  OPENAPI_V2_PROTOBUF_CONTENT_TYPE,
+  openApiV2Json,
+  openApiV2Protobuf,
+} from "./openapi.ts";
 import { getObject, listObjects, parseSelection } from "./read.ts";
 import {
   type Body,
@@ -37,6 +44,8 @@ import {
 import { parseRequestInfo, queryBool, type RequestInfo, RequestInfoError } from "./request_info.ts";
 import { groupVersion, READ_VERBS, type ResourceInfo, storedGvr } from "./resources.ts";
 import { SelectorError } from "./selectors.ts";
+import type { ApplicationAgent } from "./application.ts";
+import { failureStatus, readOptions, requestKey, writeRequest } from "./through_cloud.ts";
 import {
   badRequest,
   internalError,
@@ -64,7 +73,23 @@ export interface MetaServerOptions {
   tables?: TableConverter | null;
   /** `serverAddress` reported by `GET /api` (default: the request's Host header). */
   serverAddress?: string;
+  /**
+   * The cloud, for the application round-trip (spec/metaserver.md §6). Without it reads
+   * are local only and writes get 405.
+   */
+  cloud?: ApplicationAgent;
+  /** Forward writes to the cloud (default true; false: 405 as a read-only server). */
+  writes?: boolean;
+  /** Largest request body of a write (default 16 MiB). */
+  maxBodyBytes?: number;
+  /**
+   * Stores an object a GET read from the cloud (through the MetaManager's single writer).
+   */
+  onCloudObject?: (object: Record<string, unknown>) => void;
 }
+
+/** Verbs forwarded to the cloud as applications. */
+const WRITE_VERBS = new Set(["create", "update", "patch", "delete"]);
 
 /** Subresources served (they read the object itself, as KubeEdge does). */
 const READABLE_SUBRESOURCES = new Set(["", "status"]);
@@ -102,7 +127,8 @@ interface Target {
 export function createMetaServerHandler(
   options: MetaServerOptions,
 ): (req: Request) => Response | Promise<Response> {
-  const { store, hub, logger } = options;
+  const { store, hub, logger, cloud } = options;
+  const maxBodyBytes = options.maxBodyBytes ?? 16 * 1024 * 1024;
   const tables = options.tables === undefined ? KUBE_TABLES : options.tables ?? undefined;
 
   /**
@@ -119,6 +145,14 @@ export function createMetaServerHandler(
   }
 
   function nonResource(req: Request, info: RequestInfo): Response {
+    if (info.path === "/openapi/v2" && (req.method === "GET" || req.method === "HEAD")) {
+      if ((req.headers.get("accept") ?? "").includes(OPENAPI_V2_PROTOBUF)) {
+        return new Response(req.method === "HEAD" ? null : openApiV2Protobuf(), {
+          headers: { "content-type": OPENAPI_V2_PROTOBUF_CONTENT_TYPE },
+        });
+      }
+      return respond(encodeDocument(openApiV2Json(), { type: "json" }));
+    }
     const host = options.serverAddress ?? req.headers.get("host") ?? "";
     const doc = discoveryDocument(info.path, host, () => storedResources(store));
     if (doc === undefined) return statusResponse(pathNotFound(), req);
@@ -146,7 +180,9 @@ export function createMetaServerHandler(
     } else if (info.namespacePrefix) {
       return statusResponse(pathNotFound(), req); // /api/v1/namespaces/x/nodes
     }
-    if (!READ_VERBS.includes(info.verb)) {
+    const writable = options.cloud !== undefined && options.writes !== false &&
+      WRITE_VERBS.has(info.verb);
+    if (!READ_VERBS.includes(info.verb) && !writable) {
       // create, update, patch, delete, deletecollection, proxy, unknown methods: read-only
       const t = { group: resource.group, resource: resource.resource, name: info.name };
       return statusResponse(methodNotAllowed(t), req, { allow: "GET, HEAD" });
@@ -230,7 +266,80 @@ export function createMetaServerHandler(
     return new Response(body, { status: 200, headers });
   }
 
-  function handle(req: Request): Response {
+  /** True when a read asks the cloud first (connected, or strict mode: always). */
+  function readsCloud(): boolean {
+    return cloud !== undefined && cloud.readsCloud();
+  }
+
+  async function write(req: Request, info: RequestInfo, t: Target): Promise<Response> {
+    const w = await writeRequest(req, info, t.resource, t.namespace, cloud!.nodeName, maxBodyBytes);
+    if ("kind" in w) return statusResponse(w, req);
+    const r = await cloud!.apply(w.app);
+    if (!r.ok) return statusResponse(failureStatus(r), req);
+    let obj: unknown;
+    try {
+      obj = JSON.parse(r.text);
+    } catch {
+      return statusResponse(internalError("the cloud's answer is not JSON"), req);
+    }
+    const rep = negotiate(req.headers.get("accept"), { yaml: true, table: false }) ??
+      { type: "json" as const };
+    if (rep.type === "yaml") return respond(encodeDocument(obj, rep), w.okCode);
+    return respond({ body: r.text.trimEnd() + "\n", contentType: "application/json" }, w.okCode);
+  }
+
+  /** GET or LIST through the cloud; undefined when the cloud did not answer it. */
+  async function cloudRead(
+    url: URL,
+    info: RequestInfo,
+    t: Target,
+    rep: Representation,
+  ): Promise<Response | undefined> {
+    const verb = info.verb === "get" ? "get" : "list";
+    const r = await cloud!.apply({
+      key: requestKey(t.resource, t.namespace, t.name),
+      verb,
+      nodeName: cloud!.nodeName,
+      option: new TextEncoder().encode(JSON.stringify(readOptions(verb, url.searchParams))),
+    });
+    if (!r.ok) return undefined;
+    let doc: Record<string, unknown>;
+    try {
+      const v = JSON.parse(r.text);
+      if (v === null || typeof v !== "object" || Array.isArray(v)) return undefined;
+      doc = v;
+    } catch {
+      return undefined;
+    }
+    if (verb === "get") {
+      if (typeof doc.kind === "string" && doc.kind !== "") options.onCloudObject?.(doc);
+      if (rep.type === "table" && tables) {
+        return respond(encodeDocument(tables.toTable([doc], t.resource, rep), { type: "json" }));
+      }
+    } else if (rep.type === "table" && tables) {
+      const items = Array.isArray(doc.items) ? doc.items : [];
+      const meta = doc.metadata as { resourceVersion?: string } | undefined;
+      return respond(encodeDocument(
+        tables.toTable(items, t.resource, rep, { resourceVersion: meta?.resourceVersion ?? "" }),
+        { type: "json" },
+      ));
+    }
+    if (rep.type === "yaml") return respond(encodeDocument(doc, rep));
+    return respond({ body: r.text.trimEnd() + "\n", contentType: "application/json" });
+  }
+
+  /** Sends the watch application (the local watch is served whatever the answer). */
+  function registerWatch(url: URL, t: Target): void {
+    if (!readsCloud()) return;
+    cloud!.apply({
+      key: requestKey(t.resource, t.namespace, t.name),
+      verb: "watch",
+      nodeName: cloud!.nodeName,
+      option: new TextEncoder().encode(JSON.stringify(readOptions("watch", url.searchParams))),
+    }).catch(() => {});
+  }
+
+  function handle(req: Request): Response | Promise<Response> {
     const url = new URL(req.url);
     let info: RequestInfo;
     try {
@@ -242,28 +351,45 @@ export function createMetaServerHandler(
     if (!info.isResourceRequest) return nonResource(req, info);
     const t = target(req, info);
     if (t instanceof Response) return t;
+    if (WRITE_VERBS.has(info.verb)) return write(req, info, t);
     try {
-      if (info.verb === "watch") return watch(req, url, t);
+      if (info.verb === "watch") {
+        const res = watch(req, url, t);
+        if (res.status === 200 && req.method !== "HEAD") registerWatch(url, t);
+        return res;
+      }
       const rep = negotiate(req.headers.get("accept"), { yaml: true, table: tables !== undefined });
       if (!rep) return statusResponse(notAcceptable(SUPPORTED_MEDIA_TYPES), req);
       const withOptions = tableOptions(rep, url.searchParams);
-      return info.verb === "get" ? get(req, t, withOptions) : list(url, t, withOptions);
+      const local = () =>
+        info.verb === "get" ? get(req, t, withOptions) : list(url, t, withOptions);
+      if (readsCloud() && req.method !== "HEAD") {
+        // validate the query locally first (400s do not go to the cloud)
+        if (info.verb === "list") parseSelection(url.searchParams, t.resource);
+        return cloudRead(url, info, t, withOptions).then((r) => r ?? local());
+      }
+      return local();
     } catch (e) {
       if (e instanceof SelectorError) return statusResponse(badRequest(e.message), req);
       throw e;
     }
   }
 
-  function serve(req: Request): Response {
-    try {
-      return handle(req);
-    } catch (e) {
+  function serve(req: Request): Response | Promise<Response> {
+    const failed = (e: unknown) => {
       logger?.error("metaserver request failed", {
         method: req.method,
         url: req.url,
         error: String(e),
       });
+      if (e instanceof SelectorError) return statusResponse(badRequest(e.message), req);
       return statusResponse(internalError(String((e as Error)?.message ?? e)), req);
+    };
+    try {
+      const r = handle(req);
+      return r instanceof Promise ? r.catch(failed) : r;
+    } catch (e) {
+      return failed(e);
     }
   }
 

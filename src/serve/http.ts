@@ -50,7 +50,15 @@ export function createHandler(
   svc: EdgeMetaService,
 ): (req: Request) => Response | Promise<Response> {
   const metaServer = svc.watchHub
-    ? createMetaServerHandler({ store: svc.store.metaV2, hub: svc.watchHub, logger: svc.logger })
+    ? createMetaServerHandler({
+      store: svc.store.metaV2,
+      hub: svc.watchHub,
+      logger: svc.logger,
+      cloud: svc.applications,
+      writes: svc.config.edgecoreMeta.metaServer.writes,
+      maxBodyBytes: svc.config.edgecoreMeta.maxMessageBytes,
+      onCloudObject: (o) => svc.storeCloudObject(o),
+    })
     : undefined;
   return async (req: Request): Promise<Response> => {
     const url = new URL(req.url);

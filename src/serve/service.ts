@@ -19,6 +19,7 @@ import {
   META_GROUP,
   META_MANAGER_MODULE,
   MetaManager,
+  metaServerStoreMessage,
   podStatusSyncTrigger,
 } from "../metamanager/process.ts";
 import { deliveryEventLines } from "../replay/recorder.ts";
@@ -30,6 +31,7 @@ import { isLoopback, type ListenAddress, parseListen } from "./listen.ts";
 import { Metrics } from "./metrics.ts";
 import { createHandler } from "./http.ts";
 import { WatchHub } from "../metaserver/watch.ts";
+import { ApplicationAgent } from "../metaserver/application.ts";
 
 /** Shutdown waits at most this long for attached modules to go quiet. */
 const DRAIN_LIMIT_MS = 10_000;
@@ -51,6 +53,10 @@ export class EdgeMetaService {
   readonly bridge: ModuleBridge;
   /** MetaServer watches (when metaServer.enable): fed with meta_v2 changes after commit. */
   readonly watchHub?: WatchHub;
+  /** The MetaServer's application round-trip to the cloud (spec/metaserver.md §6). */
+  readonly applications: ApplicationAgent;
+  /** True while a module of the cloud group (modules.metaManager.contextSendGroup) is attached. */
+  cloudConnected = false;
   /** The address actually bound (`127.0.0.1:10550`, `unix:/run/x.sock`). */
   address = "";
   #server?: Deno.HttpServer;
@@ -97,16 +103,35 @@ export class EdgeMetaService {
       defaultDestination: META_MANAGER_MODULE,
       maxFrameBytes: config.edgecoreMeta.maxMessageBytes,
       onAttach: (_name, group) => {
-        if (group === mmc.contextSendGroup) this.#enqueue(connectionMessage(true, this.#id));
+        if (group !== mmc.contextSendGroup) return;
+        this.cloudConnected = true;
+        this.applications?.resetReads();
+        this.#enqueue(connectionMessage(true, this.#id));
       },
       onDetach: (_name, group) => {
-        if (group === mmc.contextSendGroup) this.#enqueue(connectionMessage(false, this.#id));
+        if (group !== mmc.contextSendGroup) return;
+        this.cloudConnected = this.bridge.attachedInGroup(group);
+        this.#enqueue(connectionMessage(false, this.#id));
       },
       onBadFrame: (kind) => {
         this.metrics.badFrames++;
         if (kind === "oversized") this.metrics.oversizedFrames++;
       },
     });
+    this.applications = new ApplicationAgent({
+      bus: this.bus,
+      cloudModule: mmc.contextSendModule,
+      nodeName: config.edgecoreMeta.nodeName || Deno.hostname().toLowerCase(),
+      identity,
+      connected: () => this.cloudConnected,
+      failFastOffline: config.edgecoreMeta.compat !== "strict",
+      logger,
+    });
+  }
+
+  /** Stores an object the MetaServer read from the cloud, through the MetaManager loop. */
+  storeCloudObject(object: Record<string, unknown>): void {
+    this.#enqueue(metaServerStoreMessage(object, this.#id));
   }
 
   /**
