@@ -5,6 +5,7 @@
  */
 
 import { Command, Option } from "@commander-js/extra-typings";
+import type { Transport } from "../src/beehive/wire.ts";
 import { parseCompatMode } from "../src/metamanager/compat.ts";
 import { replay } from "../src/replay/replay.ts";
 import { parseAnswers } from "../src/replay/stand_ins.ts";
@@ -69,6 +70,13 @@ export function replayCommand() {
         "fixed",
       ),
     )
+    .addOption(
+      new Option(
+        "--transport <kind>",
+        "strict mode: how cloud lines arrived (websocket: decoded and re-marshalled by Go, " +
+          "edgecore's default; raw: content as written, as the QUIC transport)",
+      ).choices(["websocket", "raw"]).default("websocket"),
+    )
     .option("--connected", "start with the cloud connected (default: disconnected)")
     .option("--out <file>", "write event lines here instead of stdout")
     .option("--dump-db <file>", "write the database dump (both tables, sorted by key) here")
@@ -103,6 +111,7 @@ Examples:
           answers,
           write: (line) => out.write(line),
           connected: opts.connected ?? false,
+          transport: opts.transport as Transport,
           remoteQueryTimeout: opts.remoteQueryTimeout,
           logger,
           onProgress: progress

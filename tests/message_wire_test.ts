@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { parseMessage, WireError } from "../src/beehive/wire.ts";
+import { goCompact } from "../src/beehive/go_json.ts";
 import {
   buildRouter,
   Content,
@@ -142,7 +143,9 @@ function checkRoundTrip(raw: string, where: string): "string" | "bytes" | "null"
     assert.equal(outContent, goStringRef(JSON.parse(inContent)), `${where}: string content`);
     return "string";
   }
-  assert.equal(outContent, inContent, `${where}: content bytes`);
+  // Go embeds raw JSON bytes compacted and HTML-escaped (json.Compact in json.Marshal).
+  assert.equal(outContent, goCompact(inContent), `${where}: content bytes`);
+  assert.equal(msg.content.data(), inContent, `${where}: content data kept as received`);
   assert.equal(msg.content.bytes, true, where);
   return "bytes";
 }
@@ -454,8 +457,12 @@ Deno.test("object, array, number and boolean content is kept as received", () =>
     assert.equal(m.content.json, c);
     assert.equal(m.content.bytes, true, c);
     assert.equal(m.content.data(), c);
-    assert.ok(toWire(m).endsWith(`,"content":${c}}`), c);
+    assert.ok(toWire(m).endsWith(`,"content":${goCompact(c)}}`), c);
   }
+  // On the wire Go compacts and HTML-escapes embedded raw JSON; the stored data is as received.
+  const m = parseMessage('{"content": {"b":1, "a":"<x>"} }');
+  assert.equal(m.content.data(), '{"b":1, "a":"<x>"}');
+  assert.ok(toWire(m).endsWith(',"content":{"b":1,"a":"\\u003cx\\u003e"}}'), toWire(m));
 });
 
 Deno.test("content scanning survives tricky strings and any member order", () => {

@@ -90,7 +90,7 @@ export function compareUtf8(a: string, b: string): number {
 
 function writeSorted(value: unknown, out: string[]): void {
   if (value === null || typeof value !== "object") {
-    out.push(JSON.stringify(value) ?? "null");
+    out.push(Object.is(value, -0) ? "-0" : JSON.stringify(value) ?? "null");
   } else if (value instanceof RawNumber) {
     out.push(value.text);
   } else if (Array.isArray(value)) {
@@ -124,6 +124,7 @@ export function goMarshal(value: unknown): string {
   // RawNumbers, nor reorder integer-like keys (JS always enumerates those first).
   let slow = false;
   const json = JSON.stringify(value, (_key, v: unknown) => {
+    if (v === 0 && Object.is(v, -0)) slow = true; // Go writes a float64 -0 as "-0"
     if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
     if (v instanceof RawNumber) {
       slow = true;
@@ -153,4 +154,36 @@ export function goMarshal(value: unknown): string {
 /** True when JSON text holds an integer literal long enough to need {@link parseJsonExact}. */
 export function hasLongInteger(json: string): boolean {
   return LONG_INTEGER.test(json);
+}
+
+const COMPACT_CANDIDATE = /[ \t\n\r<>&\u2028\u2029]/;
+
+/**
+ * Go's `json.Compact` with HTML escaping, which `json.Marshal` applies to raw JSON bytes
+ * it embeds (a `json.RawMessage` content): white space outside strings removed, `<` `>`
+ * `&` U+2028 U+2029 escaped; everything else, escapes and number spellings included, kept.
+ */
+export function goCompact(json: string): string {
+  if (!COMPACT_CANDIDATE.test(json)) return json;
+  let out = "";
+  let run = 0;
+  let inString = false;
+  for (let i = 0; i < json.length; i++) {
+    const c = json.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++;
+      else if (c === 0x22) inString = false;
+      else if (c === 0x3c || c === 0x3e || c === 0x26 || c === 0x2028 || c === 0x2029) {
+        out += json.slice(run, i) + HTML_ESCAPES[json[i]];
+        run = i + 1;
+      }
+      continue;
+    }
+    if (c === 0x22) inString = true;
+    else if (c === 0x20 || c === 0x09 || c === 0x0a || c === 0x0d) {
+      out += json.slice(run, i);
+      run = i + 1;
+    }
+  }
+  return run === 0 ? json : out + json.slice(run);
 }

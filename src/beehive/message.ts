@@ -5,14 +5,21 @@
  * @module
  */
 
-import { escapeHtml, goMarshal, goString, hasLongInteger, parseJsonExact } from "./go_json.ts";
+import {
+  escapeHtml,
+  goCompact,
+  goMarshal,
+  goString,
+  hasLongInteger,
+  parseJsonExact,
+} from "./go_json.ts";
 
 /** Message header (wire keys: msg_id, parent_msg_id, timestamp, resourceversion, sync, type). */
 export interface MessageHeader {
   msgId: string;
   parentMsgId: string;
   /** Milliseconds since the Unix epoch. */
-  timestamp: number;
+  timestamp: number | bigint;
   resourceVersion: string;
   sync: boolean;
   type: string;
@@ -229,9 +236,12 @@ function routeJson(r: MessageRoute): string {
   return `{${parts.join(",")}}`;
 }
 
-/** The message in KubeEdge wire JSON (Go field order and omitempty rules). */
+/**
+ * The message in KubeEdge wire JSON (Go field order and omitempty rules). Content held as
+ * bytes is embedded as Go embeds raw JSON: compacted, HTML-escaped (see goCompact).
+ */
 export function toWire(msg: Message): string {
-  return `{"header":${headerJson(msg.header)},"route":${
-    routeJson(msg.route)
-  },"content":${msg.content.json}}`;
+  return `{"header":${headerJson(msg.header)},"route":${routeJson(msg.route)},"content":${
+    msg.content.bytes ? goCompact(msg.content.json) : msg.content.json
+  }}`;
 }

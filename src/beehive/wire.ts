@@ -9,6 +9,17 @@
  * @module
  */
 
+import {
+  decodeGoValue,
+  decodeMembers,
+  foldFieldKey,
+  GoSyntaxError,
+  goTrimSpace,
+  type GoValue,
+  type Member,
+  type NumberMode,
+  skipGoWs,
+} from "./go_decode.ts";
 import { Content, emptyHeader, emptyRoute, type Message } from "./message.ts";
 
 /** A line or frame that is not a valid message; `field` names the offending part. */
@@ -21,74 +32,6 @@ export class WireError extends Error {
     super(`${field}: ${reason}`);
     this.name = "WireError";
   }
-}
-
-const WS = new Set([0x20, 0x09, 0x0a, 0x0d]);
-
-function skipWs(text: string, i: number): number {
-  while (i < text.length && WS.has(text.charCodeAt(i))) i++;
-  return i;
-}
-
-function skipString(text: string, i: number): number {
-  // text[i] is the opening quote
-  let j = i + 1;
-  for (;;) {
-    const q = text.indexOf('"', j);
-    if (q < 0) return text.length;
-    let backslashes = 0;
-    for (let k = q - 1; k > i && text.charCodeAt(k) === 0x5c; k--) backslashes++;
-    if (backslashes % 2 === 0) return q + 1;
-    j = q + 1;
-  }
-}
-
-function skipValue(text: string, i: number): number {
-  const c = text.charCodeAt(i);
-  if (c === 0x22) return skipString(text, i);
-  if (c === 0x7b || c === 0x5b) {
-    let depth = 0;
-    while (i < text.length) {
-      const d = text.charCodeAt(i);
-      if (d === 0x22) {
-        i = skipString(text, i);
-        continue;
-      }
-      if (d === 0x7b || d === 0x5b) depth++;
-      else if (d === 0x7d || d === 0x5d) {
-        depth--;
-        if (depth === 0) return i + 1;
-      }
-      i++;
-    }
-    return i;
-  }
-  while (i < text.length) {
-    const d = text.charCodeAt(i);
-    if (d === 0x2c || d === 0x7d || d === 0x5d || WS.has(d)) break;
-    i++;
-  }
-  return i;
-}
-
-/** The raw text of each top-level member of a JSON object already known to be valid. */
-function topLevelMembers(text: string): Map<string, string> {
-  const members = new Map<string, string>();
-  let i = skipWs(text, 0) + 1; // past '{'
-  for (;;) {
-    i = skipWs(text, i);
-    if (i >= text.length || text.charCodeAt(i) === 0x7d) break;
-    const keyEnd = skipString(text, i);
-    const raw = text.slice(i + 1, keyEnd - 1);
-    const key = raw.includes("\\") ? JSON.parse(text.slice(i, keyEnd)) as string : raw;
-    i = skipWs(text, keyEnd) + 1; // past ':'
-    i = skipWs(text, i);
-    const end = skipValue(text, i);
-    members.set(key.toLowerCase(), text.slice(i, end));
-    i = skipWs(text, end);
-    if (text.charCodeAt(i) === 0x2c) i++;
-  }
-  return members;
 }
 
 function typeName(v: unknown): string {
@@ -129,22 +72,34 @@ function wireNames<T extends object>(fields: Fields<T>): Map<string, keyof T> {
   return map;
 }
 
+const INTEGER = /^-?\d+$/;
+const INT64_MAX = 9223372036854775807n;
+const INT64_MIN = -9223372036854775808n;
+
+/**
+ * Decodes the member `m` of a message into the Go struct `into`, as encoding/json does:
+ * `null` leaves the struct as it is, an object's fields are assigned in text order (a
+ * later duplicate wins, a later `null` keeps the earlier value), keys match with Unicode
+ * case folding, a value of the wrong type is an error.
+ */
 function decodeStruct<T extends object>(
+  text: string,
   name: string,
-  value: unknown,
+  m: Member,
   fields: Fields<T>,
+  numbers: NumberMode,
   into: T,
 ): T {
-  if (value === null || value === undefined) return into;
-  if (typeof value !== "object" || Array.isArray(value)) {
-    throw new WireError(name, `expected an object, got ${typeName(value)}`);
+  if (m.value === null) return into;
+  const decoded = decodeMembers(text, m.start, 1, numbers);
+  if (decoded === undefined) {
+    throw new WireError(name, `expected an object, got ${typeName(m.value)}`);
   }
   const byWire = wireNames(fields);
   const target = into as Record<keyof T, unknown>;
-  const record = value as Record<string, unknown>;
-  for (const rawKey in record) {
-    const v = record[rawKey];
-    const field = byWire.get(rawKey.toLowerCase());
+  for (const f of decoded.members) {
+    const field = byWire.get(foldFieldKey(f.key));
+    const v = f.value;
     if (field === undefined || v === null) continue;
     const [wire, kind] = fields[field];
     const path = `${name}.${wire}`;
@@ -157,45 +112,138 @@ function decodeStruct<T extends object>(
       }
       target[field] = v;
     } else {
+      const literal = text.slice(f.start, f.end);
       if (typeof v !== "number") {
         throw new WireError(path, `expected an integer, got ${typeName(v)}`);
       }
-      if (!Number.isSafeInteger(v)) {
-        throw new WireError(path, `expected an integer of at most 53 bits, got ${v}`);
+      if (!INTEGER.test(literal)) {
+        throw new WireError(path, `expected an integer (Go int64), got number ${literal}`);
       }
-      target[field] = v;
+      if (Number.isSafeInteger(v)) target[field] = v;
+      else {
+        const big = BigInt(literal);
+        if (big > INT64_MAX || big < INT64_MIN) {
+          throw new WireError(
+            path,
+            `expected an integer (Go int64), got number ${literal} (out of range)`,
+          );
+        }
+        target[field] = big;
+      }
     }
   }
   return into;
 }
 
 /**
- * Parses one message from KubeEdge wire JSON.
+ * How a message's content reaches the MetaManager (../shared/oracle/README.md):
+ * `websocket` decodes it into a generic Go value (re-marshalled by Go when stored or sent:
+ * numbers as float64, keys sorted), `raw` hands over its JSON text as written.
+ */
+export type Transport = "websocket" | "raw";
+
+/** Module names of KubeEdge's cloud side: messages from them arrive over the transport. */
+export const CLOUD_SOURCES: ReadonlySet<string> = new Set([
+  "edgecontroller",
+  "devicecontroller",
+  "dynamiccontroller",
+  "synccontroller",
+  "cloudhub",
+  "cloudStream",
+  "router",
+  "router_eventbus",
+  "router_servicebus",
+  "csidriver",
+  "funcmgr",
+]);
+
+function syntaxError(e: unknown): never {
+  if (e instanceof GoSyntaxError) {
+    throw new WireError("message", `invalid JSON (${e.message} at offset ${e.offset})`);
+  }
+  throw e;
+}
+
+/**
+ * Decodes a message as Go's `json.Decoder.Decode` reads one websocket frame: leading JSON
+ * white space, one value (anything after it ignored), content as a generic Go value.
+ */
+function decodeFrame(text: string): Message {
+  let top;
+  try {
+    top = decodeMembers(text, 0, 0, "float64");
+  } catch (e) {
+    syntaxError(e);
+  }
+  if (top === undefined) {
+    const i = skipGoWs(text, 0);
+    if (i >= text.length || !'["-0123456789tfn'.includes(text[i])) {
+      throw new WireError("message", "invalid JSON (not a JSON value)");
+    }
+    throw new WireError("message", "expected a JSON object");
+  }
+  return fromMembers(text, top.members, "float64");
+}
+
+/**
+ * Decodes a message handed over as text (json.Unmarshal of the line stripped of Go white
+ * space): exactly one JSON object; content kept as its JSON text.
+ */
+function decodeText(text: string): Message {
+  const trimmed = goTrimSpace(text);
+  let top, other: GoValue = null;
+  try {
+    top = decodeMembers(trimmed, 0, 0, "validate");
+    if (top === undefined) other = decodeGoValue(trimmed, 0, 0, "validate").value;
+    const end = top?.end ?? decodeGoValue(trimmed, 0, 0, "validate").end;
+    if (skipGoWs(trimmed, end) < trimmed.length) {
+      throw new GoSyntaxError("invalid character after top-level value", end);
+    }
+  } catch (e) {
+    syntaxError(e);
+  }
+  if (top === undefined) {
+    throw new WireError("message", `expected a JSON object, got ${typeName(other)}`);
+  }
+  return fromMembers(trimmed, top.members, "validate");
+}
+
+function fromMembers(text: string, members: Member[], numbers: NumberMode): Message {
+  const header = emptyHeader(), route = emptyRoute();
+  let content: Member | undefined;
+  for (const m of members) {
+    const key = foldFieldKey(m.key);
+    if (key === "header") decodeStruct(text, "header", m, HEADER_FIELDS, numbers, header);
+    else if (key === "route") decodeStruct(text, "route", m, ROUTE_FIELDS, numbers, route);
+    else if (key === "content") content = m;
+  }
+  if (content?.typeError) throw new WireError("content", content.typeError);
+  let c = Content.NULL;
+  if (content !== undefined && content.value !== null) {
+    if (numbers === "float64" || typeof content.value === "string") c = Content.of(content.value);
+    else c = Content.fromWire(text.slice(content.start, content.end));
+  }
+  return { header, route, content: c };
+}
+
+/**
+ * Parses one message from KubeEdge wire JSON. With `transport` `websocket`, a message
+ * from a cloud module ({@link CLOUD_SOURCES}) is decoded as the websocket transport does
+ * ({@link Transport}); any other message, and every message with `raw`, as text.
  * @throws {WireError} naming the field and the reason when `text` is not a valid message
  */
-export function parseMessage(text: string): Message {
-  let parsed: unknown;
+export function parseMessage(text: string, transport: Transport = "raw"): Message {
+  if (transport === "raw") return decodeText(text);
+  let frame: Message | undefined, frameError: unknown;
   try {
-    parsed = JSON.parse(text);
+    frame = decodeFrame(text);
   } catch (e) {
-    throw new WireError("message", `invalid JSON (${(e as Error).message})`);
+    frameError = e;
   }
-  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
-    throw new WireError("message", `expected a JSON object, got ${typeName(parsed)}`);
+  if (frame !== undefined) {
+    return CLOUD_SOURCES.has(frame.route.source) ? frame : decodeText(text);
   }
-  let header: unknown, route: unknown, content: unknown;
-  const record = parsed as Record<string, unknown>;
-  for (const k in record) {
-    const lower = k.toLowerCase();
-    if (lower === "header") header = record[k];
-    else if (lower === "route") route = record[k];
-    else if (lower === "content") content = record[k];
-  }
-  const members = topLevelMembers(text);
-  const contentText = members.get("content");
-  return {
-    header: decodeStruct("header", header, HEADER_FIELDS, emptyHeader()),
-    route: decodeStruct("route", route, ROUTE_FIELDS, emptyRoute()),
-    content: contentText === undefined ? Content.NULL : Content.fromWire(contentText, content),
-  };
+  const msg = decodeText(text); // throws when the line is invalid either way
+  if (CLOUD_SOURCES.has(msg.route.source)) throw frameError;
+  return msg;
 }

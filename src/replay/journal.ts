@@ -6,7 +6,8 @@
  */
 
 import type { Message } from "../beehive/message.ts";
-import { parseMessage, WireError } from "../beehive/wire.ts";
+import { goTrimSpace } from "../beehive/go_decode.ts";
+import { parseMessage, type Transport, WireError } from "../beehive/wire.ts";
 
 /** One journal line: a message, or why it is not one. */
 export type JournalEntry =
@@ -37,11 +38,18 @@ export async function* readLines(
   if (buffer.length > 0) yield { line: ++line, text: buffer.replace(/\r$/, "") };
 }
 
-/** Parses one journal line. Returns undefined for a blank line. */
-export function parseJournalLine(line: number, text: string): JournalEntry | undefined {
-  if (text.trim() === "") return undefined;
+/**
+ * Parses one journal line as `transport` delivers it (see parseMessage). Returns undefined
+ * for a blank line (white space only, as Go's `unicode.IsSpace`: a byte-order mark is not).
+ */
+export function parseJournalLine(
+  line: number,
+  text: string,
+  transport: Transport = "raw",
+): JournalEntry | undefined {
+  if (goTrimSpace(text) === "") return undefined;
   try {
-    return { line, text, message: parseMessage(text) };
+    return { line, text, message: parseMessage(text, transport) };
   } catch (e) {
     const reason = e instanceof WireError ? e.message : String(e);
     return { line, text, error: `line ${line}: ${reason}` };
@@ -51,9 +59,10 @@ export function parseJournalLine(line: number, text: string): JournalEntry | und
 /** The messages (or errors) of a journal stream, in order. */
 export async function* readJournal(
   stream: ReadableStream<Uint8Array>,
+  transport: Transport = "raw",
 ): AsyncGenerator<JournalEntry> {
   for await (const { line, text } of readLines(stream)) {
-    const entry = parseJournalLine(line, text);
+    const entry = parseJournalLine(line, text, transport);
     if (entry) yield entry;
   }
 }

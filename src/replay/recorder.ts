@@ -7,6 +7,7 @@
 
 import { goString } from "../beehive/go_json.ts";
 import { type Message, toWire, withHeader } from "../beehive/message.ts";
+import type { Transport } from "../beehive/wire.ts";
 import type { Bus, Delivery } from "../metamanager/outbox.ts";
 import { type StandInAnswers, standInReply, type VirtualClock } from "./stand_ins.ts";
 
@@ -82,12 +83,14 @@ export class EventRecorder implements Bus {
    * @param write receives each event line (without newline)
    * @param answers what the stand-ins answer
    * @param clock virtual time (timeouts advance it)
+   * @param transport how the cloud's answers arrive (see Transport)
    * @param cloudModule the module remote queries go to (contextSendModule)
    */
   constructor(
     private readonly write: (line: string) => void,
     private readonly answers: StandInAnswers,
     private readonly clock: VirtualClock,
+    private readonly transport: Transport = "raw",
     private readonly cloudModule = "websocket",
   ) {}
 
@@ -124,7 +127,14 @@ export class EventRecorder implements Bus {
 
   sendSync(module: string, msg: Message, timeoutMs: number): Promise<Message> {
     const sent = withHeader(msg, { sync: true });
-    const reply = standInReply(module, sent, this.answers, this.cloudModule, this.clock);
+    const reply = standInReply(
+      module,
+      sent,
+      this.answers,
+      this.cloudModule,
+      this.clock,
+      this.transport,
+    );
     const head = `"via":"sync","to":${goString(module)},"message":${toWire(sent)}`;
     if (reply === undefined) {
       this.clock.advance(timeoutMs);

@@ -5,6 +5,7 @@
  * @module
  */
 
+import type { Transport } from "../beehive/wire.ts";
 import type { CompatMode } from "../metamanager/compat.ts";
 import { MetaManager } from "../metamanager/process.ts";
 import type { Store } from "../store/store.ts";
@@ -31,6 +32,12 @@ export interface ReplayOptions {
   onProgress?: (lines: number) => void;
   /** Fresh ids (default random UUIDs). */
   newId?: () => string;
+  /**
+   * How cloud-originated lines reach the MetaManager in strict mode (default `websocket`,
+   * edgecore's default transport; see Transport). fixed mode always takes content as
+   * written (`raw`): meta values exactly as received, no number rounded.
+   */
+  transport?: Transport;
 }
 
 /** What a replay did. */
@@ -47,7 +54,8 @@ export interface ReplaySummary {
 export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
   const clock = new VirtualClock(options.newId);
-  const recorder = new EventRecorder(options.write, options.answers, clock);
+  const transport: Transport = options.mode === "strict" ? options.transport ?? "websocket" : "raw";
+  const recorder = new EventRecorder(options.write, options.answers, clock, transport);
   const pending: Promise<void>[] = [];
   let currentLine = 0;
   const summary: ReplaySummary = {
@@ -76,7 +84,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const batchSize = options.batchSize ?? 1000;
   let inBatch = 0;
   try {
-    for await (const entry of readJournal(options.journal)) {
+    for await (const entry of readJournal(options.journal, transport)) {
       summary.lines = entry.line;
       if ("error" in entry) {
         summary.errors++;

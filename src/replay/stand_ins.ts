@@ -6,7 +6,15 @@
  * @module
  */
 
+import {
+  decodeGoValue,
+  decodeMembers,
+  GoSyntaxError,
+  goTrimSpace,
+  skipGoWs,
+} from "../beehive/go_decode.ts";
 import { Content, type Identity, type Message, newRespByMessage } from "../beehive/message.ts";
+import type { Transport } from "../beehive/wire.ts";
 
 /** Answers of the stand-ins, keyed by `route.resource`. */
 export interface StandInAnswers {
@@ -38,24 +46,50 @@ export class VirtualClock implements Identity {
 
 const EMPTY_OBJECT = Content.fromWire("{}");
 
-/** Loads a fixture file: a JSON object mapping resource → answer content. */
+/**
+ * Loads a fixture file: a JSON object mapping resource → answer content. Each answer is
+ * kept as its exact JSON text (a later duplicate resource wins); a JSON string answer is
+ * the Go string it spells.
+ */
 export function parseAnswers(text: string, file: string): Map<string, Content> {
-  let value: unknown;
+  const trimmed = goTrimSpace(text);
+  let top;
   try {
-    value = JSON.parse(text);
+    top = decodeMembers(trimmed, 0, 0, "validate");
+    if (top !== undefined && skipGoWs(trimmed, top.end) < trimmed.length) {
+      throw new GoSyntaxError("invalid character after top-level value", top.end);
+    }
   } catch (e) {
-    throw new Error(`Cannot read answers file ${file}: invalid JSON (${(e as Error).message})`);
+    if (!(e instanceof GoSyntaxError)) throw e;
+    throw new Error(
+      `Cannot read answers file ${file}: invalid JSON (${e.message} at offset ${e.offset})`,
+    );
   }
-  if (value === null || typeof value !== "object" || Array.isArray(value)) {
+  if (top === undefined) {
     throw new Error(
       `Cannot read answers file ${file}: expected a JSON object of resource → answer`,
     );
   }
   const answers = new Map<string, Content>();
-  for (const [resource, answer] of Object.entries(value)) {
-    answers.set(resource, Content.fromWire(JSON.stringify(answer)));
+  for (const m of top.members) {
+    answers.set(
+      m.key,
+      typeof m.value === "string"
+        ? Content.of(m.value)
+        : Content.fromWire(trimmed.slice(m.start, m.end)),
+    );
   }
   return answers;
+}
+
+/**
+ * An answer as the websocket transport delivers it: decoded into a generic Go value (to
+ * be re-marshalled), or undefined when Go's decoder rejects it (it never arrives).
+ */
+function overWebsocket(content: Content): Content | undefined {
+  if (!content.bytes) return content;
+  const d = decodeGoValue(content.json, 0, 1, "float64");
+  return d.typeError === undefined ? Content.of(d.value) : undefined;
 }
 
 /**
@@ -68,14 +102,18 @@ export function standInReply(
   answers: StandInAnswers,
   cloudModule: string,
   id: Identity,
+  transport: Transport = "raw",
 ): Message | undefined {
   if (module === "edged") {
     return newRespByMessage(request, answers.edged.get(request.route.resource) ?? EMPTY_OBJECT, id);
   }
   if (module === cloudModule) {
-    const content = answers.cloud.get(request.route.resource);
+    const answer = answers.cloud.get(request.route.resource);
+    const content = answer && transport === "websocket" ? overWebsocket(answer) : answer;
     if (content === undefined) return undefined;
     const reply = newRespByMessage(request, content, id);
+    // The cloud builds a new message: the request's header.type is not copied.
+    reply.header.type = "";
     reply.route.source = "edgecontroller";
     reply.route.group = "resource";
     return reply;

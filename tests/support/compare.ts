@@ -707,3 +707,232 @@ export function compareDb(expectedDump: string, actualDump: string): Comparison 
   }
   return { differences, summary: `db: ${total} rows, ${differences.length} differ` };
 }
+
+// ---- --exact ---------------------------------------------------------------------------
+
+const STR = String.raw`"(?:[^"\\]|\\.)*"`;
+const HEADER = new RegExp(String.raw`"header":\{((?:[^{}"]|${STR})*)\}`, "g");
+const HDR_ID = new RegExp(String.raw`"(msg_id|parent_msg_id)":(${STR})`, "g");
+const HDR_TS = /"timestamp":(-?\d+)(?=[,}]|$)/g;
+const SEQ = /^(\{"in":-?\d+,"seq":)\d+/;
+const CONTENT_BYTES = /,"content_bytes":true\}$/;
+
+/** Lines split on `\n` only (a trailing empty piece dropped), as compare.py reads files. */
+function exactLines(text: string): string[] {
+  const lines = text.split("\n");
+  if (lines.length > 0 && lines[lines.length - 1] === "") lines.pop();
+  return lines;
+}
+
+function normaliseExact(journal: JournalFacts, text: string): string[] {
+  const groups = new Map<string, { n: PyValue; lines: { res: string; line: string }[] }>();
+  for (let line of exactLines(text)) {
+    if (line.startsWith("#### DB DUMP")) break;
+    if (strip(line) === "") continue;
+    let e: PyValue = null;
+    try {
+      e = pyLoads(line);
+    } catch {
+      e = null;
+    }
+    const n = isDict(e) ? get(e, "in") : null;
+    let key: string;
+    try {
+      key = hashKey(n);
+    } catch {
+      key = `repr:${pyDumps(n, true)}`;
+    }
+    if (isDict(e) && !("message" in e) && ("panic" in e || "error" in e)) {
+      line = `{"in":${pyDumps(n, true)},"${"panic" in e ? "panic" : "error"}":true}`;
+    } else line = line.replace(CONTENT_BYTES, "}");
+    let res = "";
+    if (isDict(e) && isDict(get(e, "message"))) {
+      const route = get(e.message as PyObject, "route");
+      if (isDict(route)) {
+        const r = "resource" in route ? route.resource : "";
+        res = typeof r === "string" ? r : pyDumps(r, true);
+      }
+    }
+    let g = groups.get(key);
+    if (g === undefined) groups.set(key, g = { n, lines: [] });
+    g.lines.push({ res, line });
+  }
+  const fresh = new Map<string, string>();
+  const fid = (all: string, field: string, raw: string): string => {
+    let v: string;
+    try {
+      v = JSON.parse(raw);
+    } catch {
+      v = raw;
+    }
+    if (v === "" || journal.ids.has(hashKey(v))) return all;
+    let f = fresh.get(v);
+    if (f === undefined) fresh.set(v, f = `N${fresh.size + 1}`);
+    return `"${field}":"${f}"`;
+  };
+  const fts = (all: string, digits: string): string =>
+    journal.timestamps.has(hashKey(BigInt(digits))) ? all : '"timestamp":NOW';
+  const out: string[] = [];
+  for (const { n, lines } of groups.values()) {
+    let g = lines;
+    let op: PyValue | undefined;
+    try {
+      op = journal.operations.get(hashKey(n));
+    } catch {
+      op = undefined;
+    }
+    if (op === "meta-internal-sync") {
+      g = [...g].sort((a, b) => compareStrings(a.res, b.res));
+      g = g.map(({ res, line }) => ({ res, line: line.replace(SEQ, "$1_") }));
+    }
+    for (const { line } of g) {
+      out.push(
+        line.replace(
+          HEADER,
+          (_all, body: string) => `"header":{${body.replace(HDR_ID, fid).replace(HDR_TS, fts)}}`,
+        ),
+      );
+    }
+  }
+  if (fresh.size === 0) return out;
+  const keys = [...fresh.keys()].filter((k) => k !== "").sort((a, b) => b.length - a.length);
+  const quoted = new RegExp(
+    keys.map((k) => k.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|"),
+    "g",
+  );
+  return out.map((l) => l.replace(quoted, (m) => fresh.get(m) ?? m));
+}
+
+/**
+ * Compares replay event lines with the reference as `compare.py --exact events` does:
+ * every line textually identical once fresh ids (`N<k>`) and timestamps that are no
+ * journal line's (`NOW`) are replaced inside each `"header":{...}`, the lines of a
+ * `meta-internal-sync` sorted by resource with `seq` blanked, panic and error lines
+ * compared by presence only and `content_bytes` ignored.
+ */
+export function compareEventsExact(
+  journalText: string,
+  expectedText: string,
+  actualText: string,
+): Comparison {
+  const journal = loadJournal(journalText);
+  const a = normaliseExact(journal, expectedText), b = normaliseExact(journal, actualText);
+  const differences: string[] = [];
+  for (let i = 0; i < Math.max(a.length, b.length); i++) {
+    const ea = a[i] ?? "<missing>", eb = b[i] ?? "<missing>";
+    if (ea !== eb) {
+      differences.push(
+        `line ${i + 1} differs:\n  expected: ${ea.slice(0, 500)}\n  actual:   ${eb.slice(0, 500)}`,
+      );
+    }
+  }
+  return {
+    differences,
+    summary:
+      `events (exact): ${a.length} expected, ${b.length} actual, ${differences.length} differ`,
+  };
+}
+
+/** A JSON number with a fraction or exponent, kept as its text. */
+class FloatText {
+  constructor(readonly text: string) {}
+}
+
+type Typed = null | boolean | string | bigint | FloatText | Typed[] | { [k: string]: Typed };
+
+function loadsTyped(text: string): Typed {
+  return JSON.parse(text, (_k, v, ctx?: { source?: string }) => {
+    if (typeof v !== "number") return v;
+    const src = ctx?.source ?? String(v);
+    return /^-?\d+$/.test(src) ? BigInt(src) : new FloatText(src);
+  });
+}
+
+function typeOf(v: Typed): string {
+  if (v === null) return "null";
+  if (Array.isArray(v)) return "list";
+  if (v instanceof FloatText) return "float";
+  return typeof v;
+}
+
+/** compare.py's same_exact: same types (int, float, bool distinct), same text, same keys. */
+function sameExact(a: Typed | undefined, b: Typed | undefined): boolean {
+  const work: [Typed | undefined, Typed | undefined][] = [[a, b]];
+  while (work.length > 0) {
+    const [x, y] = work.pop()!;
+    if (x === undefined || y === undefined) {
+      if (x !== y) return false;
+      continue;
+    }
+    if (typeOf(x) !== typeOf(y)) return false;
+    if (Array.isArray(x)) {
+      const ys = y as Typed[];
+      if (x.length !== ys.length) return false;
+      x.forEach((v, i) => work.push([v, ys[i]]));
+    } else if (x instanceof FloatText) {
+      if (x.text !== (y as FloatText).text) return false;
+    } else if (x !== null && typeof x === "object") {
+      const yo = y as { [k: string]: Typed };
+      const kx = Object.keys(x), ky = Object.keys(yo);
+      if (kx.length !== ky.length || kx.some((k) => !Object.hasOwn(yo, k))) return false;
+      for (const k of kx) work.push([x[k], yo[k]]);
+    } else if (x !== y) return false;
+  }
+  return true;
+}
+
+/**
+ * Compares two database dumps as `compare.py --exact db` does: rows matched by key,
+ * every column of every row identical (values as stored text, `resourceversion` as the
+ * exact integer, JSON types kept).
+ */
+export function compareDbExact(expectedDump: string, actualDump: string): Comparison {
+  const A = loadsTyped(expectedDump), B = loadsTyped(actualDump);
+  const isObj = (v: Typed): v is { [k: string]: Typed } =>
+    v !== null && typeof v === "object" && !Array.isArray(v) && !(v instanceof FloatText);
+  if (!isObj(A) || !isObj(B)) {
+    return {
+      differences: ["a dump is not a JSON object"],
+      summary: "db (exact): 1 rows, 1 differ",
+    };
+  }
+  const differences: string[] = [];
+  let total = 0;
+  const others = [...new Set([...Object.keys(A), ...Object.keys(B)])]
+    .filter((t) => t !== "meta" && t !== "meta_v2").sort(compareStrings);
+  const show = (v: Typed | undefined) =>
+    JSON.stringify(
+      v,
+      (_k, x) => typeof x === "bigint" ? x.toString() : x instanceof FloatText ? x.text : x,
+    )?.slice(0, 400);
+  for (const t of ["meta", "meta_v2", ...others]) {
+    const ra = A[t], rb = B[t];
+    if (!Array.isArray(ra) || !Array.isArray(rb)) {
+      total++;
+      if (!sameExact(ra, rb)) {
+        differences.push(`${t}:\n  expected: ${show(ra)}\n  actual:   ${show(rb)}`);
+      }
+      continue;
+    }
+    const byKey = (rows: Typed[]) => {
+      const d = new Map<string, Typed[]>();
+      for (const r of rows) {
+        const k = isObj(r) ? r.key : null;
+        const key = typeof k === "string" ? k : "\x00" + show(k);
+        if (!d.has(key)) d.set(key, []);
+        d.get(key)!.push(r);
+      }
+      return d;
+    };
+    const ka = byKey(ra), kb = byKey(rb);
+    for (const k of [...new Set([...ka.keys(), ...kb.keys()])].sort(compareStrings)) {
+      total++;
+      if (!sameExact(ka.get(k), kb.get(k))) {
+        differences.push(
+          `${t}[${k}]:\n  expected: ${show(ka.get(k))}\n  actual:   ${show(kb.get(k))}`,
+        );
+      }
+    }
+  }
+  return { differences, summary: `db (exact): ${total} rows, ${differences.length} differ` };
+}
