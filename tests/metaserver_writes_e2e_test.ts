@@ -2,7 +2,7 @@
  * End to end (issue 18): writes and reads through the cloud. A real `serve`, a stand-in
  * cloud attached over the WebSocket endpoint that answers applications as KubeEdge's
  * dynamiccontroller does (tests/support/cloud_peer.ts), and the real `kubectl`: create -f,
- * apply, patch (three types), delete, a Lease created and renewed by apply; a GET while
+ * apply, replace -f, patch (three types), delete, a Lease created and renewed by apply; a GET while
  * connected returns the cloud's newer object and stores it; custom resources list and
  * watch; a write while disconnected fails at once with 503.
  */
@@ -150,6 +150,23 @@ Deno.test({
         );
       });
 
+      await t.step("replace -f: an update with the whole object", async () => {
+        const current = JSON.parse(
+          await kubectl.ok("get", "configmap", "app-config", "-o", "json"),
+        );
+        current.data = { mode: "replaced" };
+        const out = await kubectl.ok("replace", "-f", await file("cm3", current));
+        assert.match(out, /configmap\/app-config replaced/);
+        const update = cloud!.applications.filter((a) => a.Verb === "update").at(-1)!;
+        assert.equal(update.Key, "/core/v1/configmaps/default/app-config");
+        await until(
+          "the replaced object stored",
+          () =>
+            storedValue(db, "/v1, Resource=configmaps", "default", "app-config")?.data?.mode ===
+              "replaced",
+        );
+      });
+
       await t.step(
         "GET while connected returns the cloud's newer object and stores it",
         async () => {
@@ -172,11 +189,12 @@ Deno.test({
       await t.step(
         "a Lease is created and renewed by apply, as a leader-election client",
         async () => {
-          await kubectl.ok(
-            "apply",
+          const created = await kubectl.ok(
+            "create",
             "-f",
             await file("lease1", lease("node-a", "2024-01-01T00:00:00.000000Z")),
           );
+          assert.match(created, /lease.coordination.k8s.io\/leader created/);
           await kubectl.ok(
             "apply",
             "-f",
