@@ -12,15 +12,27 @@ import {
   checkTables,
   dump,
   type Filters,
+  type InspectRecord,
   listTables,
   selectRows,
   summarize,
   type TableName,
 } from "../src/inspect/query.ts";
-import { loadYaml } from "../src/yaml.ts";
-import { OUTPUT_FORMATS, renderDump, renderRows, renderSummary } from "../src/inspect/render.ts";
+import { loadedYaml, loadYaml } from "../src/yaml.ts";
+import type { DatabaseSync } from "node:sqlite";
+import {
+  OUTPUT_FORMATS,
+  outputRecord,
+  renderDump,
+  renderRows,
+  renderSummary,
+} from "../src/inspect/render.ts";
 import { CommandError, UsageError } from "../src/errors.ts";
 import { commandConfig, type GlobalOptions } from "./global.ts";
+import { podJson, podTableLines, podViews } from "../src/inspect/pods.ts";
+import { DEVICE_TABLES, readDeviceTable, renderPlainRows } from "../src/inspect/devices.ts";
+import { resolveGvr, resolveType } from "../src/inspect/spelling.ts";
+import { watchRows, watchStamp } from "../src/inspect/watch.ts";
 import { writeStdoutSync } from "../src/io/stdout.ts";
 
 /** What a run prints: `text` on stdout (in chunks), `notice` on stderr. */
@@ -57,7 +69,11 @@ export function inspectCommand() {
       "Show what a KubeEdge edge database (tables meta and meta_v2) holds, without " +
         "writing to it: a summary, or the rows selected by filters. Safe while in use.",
     )
+    .argument("[database]", "database file (the same as --db)")
     .option("--db <path>", "database file (default: database.dataSource of the configuration)")
+    .option("--name <name>", "rows of objects with this name (with --type, --gvr, --pods)")
+    .option("--pods", "pods joined with their podstatus rows: phase, ready, restarts, node")
+    .option("-w, --watch", "after the rows, print each change as it is committed (read-only)")
     .option("--key <key>", "the row with exactly this key (exit 1 when there is none)")
     .option("--type <type>", "meta rows of this type (pod, configmap, podstatus, ...)")
     .option("--prefix <prefix>", "rows whose key starts with this text (no wildcards)")
@@ -68,7 +84,7 @@ export function inspectCommand() {
     .option("--gvr <gvr>", 'meta_v2 rows of this groupversionresource ("/v1, Resource=pods")')
     .addOption(
       new Option("--table <table>", "table to read (default meta, meta_v2 with --gvr)").choices(
-        ["meta", "meta_v2"] as const,
+        ["meta", "meta_v2", ...DEVICE_TABLES] as const,
       ),
     )
     .addOption(
@@ -87,8 +103,20 @@ tables in the database dump format (no filters).
 The file is opened so that nothing is written or created, not even -wal or -shm files;
 a database being written by edgecore meanwhile is read as a consistent snapshot.
 
+--type and --gvr accept kubectl's spellings (pods, po, Pod; Resource=pods, v1/pods) and
+suggest the names the database holds when nothing matches. --pods shows PHASE from the
+podstatus row (what edged reported; "(pod)" when only the cloud's copy has one) and NEWER,
+which of the two copies of the status carries the later timestamp.
+
+--watch polls the file (read-only) and prints ADDED, MODIFIED and DELETED rows as
+"kubectl get -w --output-watch-events" does, until Ctrl-C.
+
 Examples:
-  edgecore-meta inspect --db /var/lib/kubeedge/edgecore.db
+  edgecore-meta inspect /var/lib/kubeedge/edgecore.db
+  edgecore-meta inspect --pods -n default
+  edgecore-meta inspect --type pods --name nginx -o yaml
+  edgecore-meta inspect --table device_twin
+  edgecore-meta inspect --gvr pods --watch
   edgecore-meta inspect --type pod -n default
   edgecore-meta inspect --key default/configmap/app-config -o yaml
   edgecore-meta inspect --prefix kube-system/ -o ndjson
@@ -96,8 +124,12 @@ Examples:
   edgecore-meta inspect --table meta_v2 -o json
   edgecore-meta inspect -o dump > edgecore.db.json`,
     )
-    .action(async (opts, cmd) => {
+    .action(async (database, opts, cmd) => {
       const global = cmd.optsWithGlobals() as GlobalOptions & typeof opts;
+      const dbOption = opts.db ?? global.db;
+      if (database !== undefined && dbOption !== undefined && database !== dbOption) {
+        throw new UsageError(`Two databases given: ${database} and --db ${dbOption}; give one`);
+      }
       const filters: Filters = {
         key: opts.key,
         type: opts.type,
@@ -106,24 +138,121 @@ Examples:
         gvr: opts.gvr,
       };
       const filtered = Object.values(filters).some((v) => v !== undefined) ||
-        opts.table !== undefined;
-      const table: TableName = opts.table ?? (opts.gvr !== undefined ? "meta_v2" : "meta");
+        opts.table !== undefined || opts.name !== undefined;
+      const format = opts.output;
+      const { config } = await commandConfig({ ...global, db: database ?? opts.db ?? global.db });
+      if (format === "yaml") await loadYaml();
+      const path = config.database.dataSource;
+      const now = Date.now();
+
+      if (opts.pods) {
+        if (opts.table !== undefined || opts.gvr !== undefined || opts.type !== undefined) {
+          throw new UsageError("--pods takes no --table, --type or --gvr");
+        }
+        if (format === "dump" || format === "yaml" && opts.watch) {
+          throw new UsageError(`--pods cannot write -o ${format}`);
+        }
+        const read = () =>
+          withReadOnlyDatabase(path, (db) =>
+            podViews(db.sqlite, listTables(db.sqlite), {
+              namespace: opts.namespace,
+              name: opts.name,
+            }));
+        const stamp = watchStamp(path);
+        const views = read();
+        if (views.length === 0 && format === "table") {
+          console.error(`No pods found in ${path}.`);
+        }
+        writeStdout(
+          format === "table"
+            ? podTableLines(views, now)
+            : format === "yaml"
+            ? [loadedYamlText(views)]
+            : [podJson(views, format)],
+        );
+        if (opts.watch) {
+          await watchRows(path, () => new Map(read().map((v) => [`${v.namespace}/${v.name}`, v])), {
+            format: format === "table" ? "table" : "ndjson",
+            tableLines: (vs) => podTableLines(vs, Date.now()),
+            write: (t) => writeStdout([t]),
+            baseline: { stamp, rows: new Map(views.map((v) => [`${v.namespace}/${v.name}`, v])) },
+          });
+        }
+        return;
+      }
+
+      const deviceTable = (DEVICE_TABLES as readonly string[]).includes(opts.table ?? "")
+        ? opts.table as typeof DEVICE_TABLES[number]
+        : undefined;
+      if (deviceTable !== undefined) {
+        if (format === "dump" || format === "yaml") {
+          throw new UsageError(`--table ${deviceTable} is written as table, json or ndjson`);
+        }
+        const data = withReadOnlyDatabase(
+          path,
+          (db) =>
+            readDeviceTable(path, db.sqlite, listTables(db.sqlite), deviceTable, {
+              name: opts.name,
+              key: opts.key,
+            }),
+        );
+        if (data.rows.length === 0 && format === "table") {
+          console.error(`No rows found in table ${deviceTable} of ${path}.`);
+        }
+        writeStdout(renderPlainRows(format, data));
+        return;
+      }
+
+      const table: TableName = opts.table as TableName ??
+        (opts.gvr !== undefined ? "meta_v2" : "meta");
       if (opts.type !== undefined && table !== "meta") {
         throw new UsageError("--type selects rows of table meta; use --gvr for meta_v2");
       }
       if (opts.gvr !== undefined && table !== "meta_v2") {
         throw new UsageError("--gvr selects rows of table meta_v2; use --type for meta");
       }
-      const format = opts.output;
       if (format === "dump" && filtered) {
         throw new UsageError("-o dump writes both whole tables; it takes no filter or --table");
       }
+      if (opts.watch && (format === "dump" || format === "yaml" || !filtered)) {
+        throw new UsageError("--watch follows rows selected by filters, as table, json or ndjson");
+      }
 
-      const { config } = await commandConfig({ ...global, db: opts.db ?? global.db });
-      if (format === "yaml") await loadYaml();
-      const path = config.database.dataSource;
-      const now = Date.now();
+      const select = (db: Parameters<Parameters<typeof withReadOnlyDatabase>[1]>[0]) => {
+        // kubectl's spellings of types and resources, resolved against what the file holds.
+        let hint = "";
+        if (filters.type !== undefined) {
+          const types = distinct(db.sqlite, "meta", "type");
+          const r = resolveType(filters.type, types);
+          if (r.value !== null) filters.type = r.value;
+          else {
+            const asGvr = resolveGvr(
+              filters.type,
+              distinct(db.sqlite, "meta_v2", "groupversionresource"),
+            );
+            hint = didYouMean("--type", r.suggestions) ||
+              (asGvr.value !== null ? ` Did you mean --gvr ${JSON.stringify(asGvr.value)}?` : "");
+          }
+        }
+        if (filters.gvr !== undefined) {
+          const r = resolveGvr(filters.gvr, distinct(db.sqlite, "meta_v2", "groupversionresource"));
+          if (r.value !== null) filters.gvr = r.value;
+          else if (r.ambiguous) {
+            throw new UsageError(
+              `--gvr ${JSON.stringify(filters.gvr)} matches ${
+                r.ambiguous.map((g) => JSON.stringify(g)).join(", ")
+              }; ` +
+                "name the group and version",
+            );
+          } else hint = didYouMean("--gvr", r.suggestions);
+        }
+        let records = selectRows(db.sqlite, table, filters);
+        if (opts.name !== undefined) records = records.filter((r) => r.name === opts.name);
+        return { records, hint };
+      };
 
+      const stamp = watchStamp(path);
+      let printed: InspectRecord[] = [];
       const { text, notice } = withReadOnlyDatabase(path, (db): Output => {
         const tables = listTables(db.sqlite);
         if (format === "dump") {
@@ -135,7 +264,8 @@ Examples:
           return { text: [renderSummary(format, summarize(db, tables))] };
         }
         checkTables(db, tables, table);
-        const records = selectRows(db.sqlite, table, filters);
+        const { records, hint } = select(db);
+        printed = records;
         if (records.length === 0) {
           if (filters.key !== undefined) {
             const others = Object.entries(filters).some(([k, v]) => k !== "key" && v !== undefined);
@@ -146,12 +276,43 @@ Examples:
           }
           if (format === "table") {
             // As kubectl: said on stderr, stdout stays empty.
-            return { text: [], notice: `No rows found in table ${table} of ${path}.` };
+            return { text: [], notice: `No rows found in table ${table} of ${path}.${hint}` };
           }
+          if (hint) console.error(`No rows found in table ${table} of ${path}.${hint}`);
         }
         return { text: renderRows(format, table, records, now) };
       });
       if (notice) console.error(notice);
       writeStdout(text);
+      if (opts.watch) {
+        await watchRows(
+          path,
+          () =>
+            withReadOnlyDatabase(path, (db) => new Map(select(db).records.map((r) => [r.key, r]))),
+          {
+            format: format === "table" ? "table" : "ndjson",
+            tableLines: (rs) => renderRows("table", table, rs, Date.now()),
+            json: outputRecord,
+            write: (t) => writeStdout([t]),
+            baseline: { stamp, rows: new Map(printed.map((r) => [r.key, r])) },
+          },
+        );
+      }
     });
+}
+
+function distinct(sqlite: DatabaseSync, table: string, column: string): string[] {
+  if (!listTables(sqlite).includes(table)) return [];
+  return (sqlite.prepare(`SELECT DISTINCT \`${column}\` AS v FROM \`${table}\``).all() as {
+    v: unknown;
+  }[]).map((r) => String(r.v ?? ""));
+}
+
+function didYouMean(option: string, suggestions: string[]): string {
+  if (suggestions.length === 0) return "";
+  return ` Did you mean ${suggestions.map((s) => `${option} ${JSON.stringify(s)}`).join(" or ")}?`;
+}
+
+function loadedYamlText(value: unknown): string {
+  return loadedYaml().stringify(value, { lineWidth: 0 });
 }
