@@ -20,6 +20,7 @@ import {
 } from "../src/inspect/query.ts";
 import { loadedYaml, loadYaml } from "../src/yaml.ts";
 import type { DatabaseSync } from "node:sqlite";
+import { detectShape, metaV2Statements } from "../src/store/schema.ts";
 import {
   OUTPUT_FORMATS,
   outputRecord,
@@ -303,7 +304,11 @@ Examples:
 
 function distinct(sqlite: DatabaseSync, table: string, column: string): string[] {
   if (!listTables(sqlite).includes(table)) return [];
-  return (sqlite.prepare(`SELECT DISTINCT \`${column}\` AS v FROM \`${table}\``).all() as {
+  // meta_v2's GVR column is named by the release that wrote the file (src/store/schema.ts).
+  const expr = table === "meta_v2"
+    ? metaV2Statements(detectShape(sqlite) ?? "beego").gvrExpr
+    : `\`${column}\``;
+  return (sqlite.prepare(`SELECT DISTINCT ${expr} AS v FROM \`${table}\``).all() as {
     v: unknown;
   }[]).map((r) => String(r.v ?? ""));
 }

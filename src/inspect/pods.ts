@@ -8,6 +8,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { detectShape, metaV2Statements } from "../store/schema.ts";
 import { age, cell, formatTableLines, parseValue, toJson } from "./render.ts";
 
 /** One pod as the view shows it. */
@@ -106,10 +107,9 @@ export function podViews(
     }
   }
   if (pods.size === 0 && tables.includes("meta_v2")) {
-    const rows = sqlite.prepare(
-      "SELECT `key`, `namespace`, `name`, `value` FROM `meta_v2` " +
-        "WHERE `groupversionresource` = '/v1, Resource=pods'",
-    ).all() as Obj[];
+    const st = metaV2Statements(detectShape(sqlite) ?? "beego");
+    const rows = sqlite.prepare(`${st.select} WHERE ${st.gvrExpr} = '/v1, Resource=pods'`)
+      .all() as Obj[];
     for (const r of rows) {
       pods.set(id(text(r.namespace) ?? "", text(r.name) ?? ""), {
         key: text(r.key) ?? "",

@@ -6,6 +6,7 @@
  */
 
 import type { StoreGauges } from "./metrics.ts";
+import { detectShape, metaV2Statements } from "../store/schema.ts";
 import type { EdgeMetaService } from "./service.ts";
 import { createMetaServerHandler } from "../metaserver/handler.ts";
 
@@ -40,7 +41,9 @@ function storeGauges(svc: EdgeMetaService): StoreGauges {
     fileBytes,
     metaRows: group("SELECT `type` AS g, count(*) AS n FROM `meta` GROUP BY `type`"),
     metaV2Rows: group(
-      "SELECT `groupversionresource` AS g, count(*) AS n FROM `meta_v2` GROUP BY 1",
+      `SELECT ${
+        metaV2Statements(detectShape(sqlite) ?? "beego").gvrExpr
+      } AS g, count(*) AS n FROM \`meta_v2\` GROUP BY 1`,
     ),
   };
 }
