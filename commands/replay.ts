@@ -6,7 +6,8 @@
 
 import { Command, Option } from "@commander-js/extra-typings";
 import type { Transport } from "../src/beehive/wire.ts";
-import { parseCompatMode } from "../src/metamanager/compat.ts";
+import { checkProcessRelease, parseCompatMode } from "../src/metamanager/compat.ts";
+import { parseKubeEdgeRelease } from "../src/store/schema.ts";
 import { replay } from "../src/replay/replay.ts";
 import { parseAnswers } from "../src/replay/stand_ins.ts";
 import { Store } from "../src/store/store.ts";
@@ -15,6 +16,15 @@ import { openLineWriter } from "../src/io/line_writer.ts";
 import { createLogger, parseLogLevel } from "../src/logger.ts";
 import { CommandError, UsageError } from "../src/errors.ts";
 import type { GlobalOptions } from "./global.ts";
+
+/** `--kubeedge` / EDGECORE_META_KUBEEDGE value. @throws {UsageError} naming the value */
+function parseRelease(value: string) {
+  try {
+    return parseKubeEdgeRelease(value);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+}
 
 function readAnswers(path: string | undefined) {
   if (path === undefined) return new Map();
@@ -77,6 +87,12 @@ export function replayCommand() {
           "edgecore's default; raw: content as written, as the QUIC transport)",
       ).choices(["websocket", "raw"]).default("websocket"),
     )
+    .option(
+      "--kubeedge <release>",
+      "KubeEdge release to reproduce: 1.10 or 1.23 (default: EDGECORE_META_KUBEEDGE, else the " +
+        "release whose schema --db has, else 1.10)",
+      parseRelease,
+    )
     .option("--connected", "start with the cloud connected (default: disconnected)")
     .option("--out <file>", "write event lines here instead of stdout")
     .option("--dump-db <file>", "write the database dump (both tables, sorted by key) here")
@@ -100,7 +116,16 @@ Examples:
       } catch (e) {
         throw new CommandError(`Cannot write events to ${opts.out}: ${(e as Error).message}`);
       }
-      const store = Store.open(opts.db ?? global.db ?? ":memory:");
+      const path = opts.db ?? global.db ?? ":memory:";
+      const env = Deno.env.get("EDGECORE_META_KUBEEDGE");
+      const configured = opts.kubeedge ?? (env ? parseRelease(env) : undefined);
+      const release = configured ?? Store.releaseOf(path) ?? "1.10";
+      try {
+        checkProcessRelease(release, "replay");
+      } catch (e) {
+        throw new CommandError((e as Error).message);
+      }
+      const store = Store.open(path, { release });
       const progress = Deno.stderr.isTerminal();
       let lastProgress = performance.now();
       try {

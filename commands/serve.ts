@@ -29,6 +29,11 @@ export function serveCommand() {
         "fixed",
       ]),
     )
+    .option(
+      "--kubeedge <release>",
+      "KubeEdge release: 1.10 or 1.23 (default: edgecoreMeta.kubeedge, EDGECORE_META_KUBEEDGE, " +
+        "else the release whose schema the database has, else 1.10)",
+    )
     .option("--journal <file>", "append every message received to this NDJSON journal")
     .option("--allow-remote", "allow listening on a non-loopback address (no authentication!)")
     .addHelpText(
@@ -53,6 +58,7 @@ Examples:
       const { config } = await commandConfig(global, {
         "edgecoreMeta.listen": opts.listen,
         "edgecoreMeta.compat": opts.compat,
+        "edgecoreMeta.kubeedge": opts.kubeedge,
         "edgecoreMeta.journal": opts.journal,
         "edgecoreMeta.allowRemote": opts.allowRemote,
       });

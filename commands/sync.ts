@@ -6,7 +6,7 @@
  */
 
 import { Command } from "@commander-js/extra-typings";
-import { listenAddress } from "../src/config/config.ts";
+import { configuredRelease, listenAddress } from "../src/config/config.ts";
 import { CommandError } from "../src/errors.ts";
 import { systemIdentity } from "../src/beehive/message.ts";
 import { podStatusMessages, podStatusSync } from "../src/metamanager/pod_status_sync.ts";
@@ -53,9 +53,18 @@ export function syncCommand() {
     )
     .option("--db <path>", "run directly on this database file instead of asking serve")
     .option("--dry-run", "with --db: change nothing, only print")
+    .option(
+      "--kubeedge <release>",
+      "with --db: KubeEdge release 1.10 or 1.23 (default: configured, else the database's)",
+    )
     .addHelpText(
       "after",
       `
+KubeEdge v1.23 has no meta-internal-sync. On a v1.23 database the forced sync is ours
+(fixed mode only): it sends what v1.10's meta-internal-sync sends, one update per namespace
+of every stored podstatus (resource <ns>/podstatus, group meta, to the hub) and deletes
+podstatus rows whose pod is gone. In strict mode it is refused.
+
 Examples:
   edgecore-meta sync
   edgecore-meta sync --server unix:/run/edgecore-meta.sock
@@ -72,6 +81,18 @@ Examples:
       }
       if (dbPath) {
         const path = dbPath;
+        const { config } = await commandConfig(global, {
+          "database.dataSource": path,
+          "edgecoreMeta.kubeedge": opts.kubeedge,
+        });
+        const release = configuredRelease(config) ?? Store.releaseOf(path) ?? "1.10";
+        if (release === "1.23" && config.edgecoreMeta.compat === "strict") {
+          throw new CommandError(
+            `Cannot sync ${path} as KubeEdge v1.23 in strict mode: v1.23 has no ` +
+              `meta-internal-sync (set EDGECORE_META_COMPAT=fixed or edgecoreMeta.compat: fixed for ` +
+              `this program's forced sync)`,
+          );
+        }
         // A dry run reads without writing anything (safe on a live node's database).
         const result = opts.dryRun
           ? withReadOnlyDatabase(path, (ro) => {

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import {
   type Config,
   ConfigError,
+  configuredRelease,
   DEFAULT_DB_PATH,
   DEFAULT_LISTEN,
   defaultConfig,
@@ -266,6 +267,7 @@ Deno.test("our edgecoreMeta section", async () => {
   assert.deepEqual(warnings, []);
   assert.deepEqual(config.edgecoreMeta, {
     compat: "strict",
+    kubeedge: "",
     listen: "unix:/run/edgecore-meta.sock",
     metaServer: { writes: true },
     nodeName: "",
@@ -642,4 +644,31 @@ Deno.test("loadConfig does not modify its inputs", async () => {
   await load(FILE, env, flags);
   assert.deepEqual(env, ENV);
   assert.deepEqual(flags, FLAGS);
+});
+
+Deno.test("config: edgecoreMeta.kubeedge from file, environment and flags; bad values named", async () => {
+  assert.equal((await load(undefined)).config.edgecoreMeta.kubeedge, "");
+  assert.equal(configuredRelease((await load(undefined)).config), undefined);
+  const file = 'edgecoreMeta:\n  kubeedge: "v1.23"\n';
+  assert.equal((await load(file)).config.edgecoreMeta.kubeedge, "1.23");
+  assert.equal(
+    (await load(file, { EDGECORE_META_KUBEEDGE: "1.10" })).config.edgecoreMeta.kubeedge,
+    "1.10",
+  );
+  const flagged = await load(file, { EDGECORE_META_KUBEEDGE: "1.10" }, {
+    "edgecoreMeta.kubeedge": "1.23.1",
+  });
+  assert.equal(configuredRelease(flagged.config), "1.23");
+  await assertConfigError(
+    () => load("edgecoreMeta:\n  kubeedge: 1.10\n"),
+    "edgecoreMeta.kubeedge",
+    "quoted string",
+  );
+  await assertConfigError(
+    () => load(undefined, { EDGECORE_META_KUBEEDGE: "1.22" }),
+    "edgecoreMeta.kubeedge",
+    "EDGECORE_META_KUBEEDGE",
+    '"1.22"',
+    "expected 1.10 or 1.23",
+  );
 });

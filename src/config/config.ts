@@ -8,6 +8,7 @@
 
 import { loadYaml } from "../yaml.ts";
 import { type CompatMode, parseCompatMode } from "../metamanager/compat.ts";
+import { type KubeEdgeRelease, parseKubeEdgeRelease } from "../store/schema.ts";
 import type { Synchronous } from "../store/db.ts";
 import { type LogLevel, parseLogLevel } from "../logger.ts";
 
@@ -42,6 +43,11 @@ export interface DatabaseConfig {
 export interface EdgecoreMetaConfig {
   /** strict = KubeEdge v1.10 exactly; fixed = without its known bugs. */
   compat: CompatMode;
+  /**
+   * The KubeEdge release to be compatible with (`1.10` or `1.23`); "" = the release whose
+   * schema the database has, 1.10 for a new database.
+   */
+  kubeedge: "" | KubeEdgeRelease;
   /** HTTP listen address: host:port or unix:PATH (default: metaServer.server). */
   listen: string;
   /** SQLite synchronous level. */
@@ -95,6 +101,7 @@ export function defaultConfig(): Config {
     },
     edgecoreMeta: {
       compat: "fixed",
+      kubeedge: "",
       listen: "",
       synchronous: "FULL",
       journal: "",
@@ -148,6 +155,8 @@ const CHECKS: Record<string, Check> = {
     return v;
   },
   "edgecoreMeta.compat": (v, p) => wrap(p, () => parseCompatMode(v as string)),
+  "edgecoreMeta.kubeedge": (v, p) =>
+    v === "" ? "" : wrap(p, () => parseKubeEdgeRelease(v as string)),
   "edgecoreMeta.logLevel": (v, p) => wrap(p, () => parseLogLevel(v as string)),
   "edgecoreMeta.synchronous": (v, p) => {
     const s = String(v).toUpperCase();
@@ -216,6 +225,12 @@ function overlay(
       overlay(current as Record<string, unknown>, value, here, source, warnings);
       continue;
     }
+    if (here === "edgecoreMeta.kubeedge" && typeof value === "number") {
+      throw new ConfigError(
+        `Invalid ${here} in ${source}: write the release as a quoted string ("1.10" or ` +
+          `"1.23"); YAML reads ${value} as a number`,
+      );
+    }
     let v = expect(kind, value, here, source);
     const check = CHECKS[here];
     if (check) v = check(v, `${here} in ${source}`);
@@ -227,6 +242,7 @@ function overlay(
 export const ENVIRONMENT: Record<string, [path: string, kind: Kind]> = {
   EDGECORE_META_DB: ["database.dataSource", "string"],
   EDGECORE_META_COMPAT: ["edgecoreMeta.compat", "string"],
+  EDGECORE_META_KUBEEDGE: ["edgecoreMeta.kubeedge", "string"],
   EDGECORE_META_LISTEN: ["edgecoreMeta.listen", "string"],
   EDGECORE_META_LOG_LEVEL: ["edgecoreMeta.logLevel", "string"],
   EDGECORE_META_SYNCHRONOUS: ["edgecoreMeta.synchronous", "string"],
@@ -315,6 +331,11 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<LoadedCon
   const flags = Object.entries(sources.flags ?? {}).filter(([, v]) => v !== undefined);
   overlay(target, nest(flags), "", "the command line", warnings);
   return { config, warnings };
+}
+
+/** The configured KubeEdge release (undefined: detect it from the database). */
+export function configuredRelease(config: Config): KubeEdgeRelease | undefined {
+  return config.edgecoreMeta.kubeedge === "" ? undefined : config.edgecoreMeta.kubeedge;
 }
 
 /** The HTTP address serve listens on: edgecoreMeta.listen, else metaServer.server. */

@@ -6,6 +6,8 @@
  * @module
  */
 
+import type { KubeEdgeRelease } from "../store/schema.ts";
+
 /** The two compatibility modes. */
 export type CompatMode = "strict" | "fixed";
 
@@ -51,6 +53,26 @@ const FIXED: Quirks = {
 /** The quirk switches of a mode. */
 export function quirksFor(mode: CompatMode): Quirks {
   return mode === "strict" ? STRICT : FIXED;
+}
+
+/**
+ * The KubeEdge releases whose process() this program reproduces. v1.23 (spec/v1.23.md) is
+ * read and written at the storage level (src/store/schema.ts) but its process() is not
+ * reproduced yet: its module name, operations, error texts and content handling differ.
+ */
+export const PROCESS_RELEASES: readonly KubeEdgeRelease[] = ["1.10"];
+
+/**
+ * Checks that `what` can run as `release`.
+ * @throws {Error} naming the release and what is missing
+ */
+export function checkProcessRelease(release: KubeEdgeRelease, what: string): void {
+  if (PROCESS_RELEASES.includes(release)) return;
+  throw new Error(
+    `Cannot ${what} as KubeEdge v${release}: its MetaManager process() is not reproduced yet ` +
+      `(supported: ${PROCESS_RELEASES.map((r) => `v${r}`).join(", ")}; v${release} databases ` +
+      `can be read with inspect). Pass --kubeedge 1.10 to run v1.10's process() on it`,
+  );
 }
 
 /** Parses a mode name. @throws {Error} naming the bad value */

@@ -10,7 +10,8 @@ import { MessageBus } from "../beehive/bus.ts";
 import { type Identity, type Message, systemIdentity } from "../beehive/message.ts";
 import { ModuleBridge } from "../bridge/websocket.ts";
 import type { Config } from "../config/config.ts";
-import { listenAddress } from "../config/config.ts";
+import { configuredRelease, listenAddress } from "../config/config.ts";
+import { checkProcessRelease } from "../metamanager/compat.ts";
 import type { Logger } from "../logger.ts";
 import { runMetaManagerLoop } from "../metamanager/module.ts";
 import {
@@ -151,10 +152,25 @@ export class EdgeMetaService {
     }
     const path = config.database.dataSource;
     if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
+    const configured = configuredRelease(config);
+    const release = configured ?? Store.releaseOf(path) ?? "1.10";
+    if (release !== "1.10" && config.edgecoreMeta.compat === "strict") {
+      // Checked before the file is opened for writing: a refused node's file stays as it was.
+      checkProcessRelease(release, "serve in strict mode");
+    }
     const store = Store.open(path, {
       synchronous: config.edgecoreMeta.synchronous,
       syncOffThread: true,
+      release: configured,
     });
+    if (store.release !== "1.10") {
+      logger.warn(
+        `KubeEdge v${store.release}: its MetaManager process() is not reproduced yet; messages ` +
+          `are processed as v1.10 does (module metaManager), the database is written as ` +
+          `v${store.release} writes it`,
+        { db: path },
+      );
+    }
     const svc = new EdgeMetaService(config, store, logger, options.identity ?? systemIdentity);
     try {
       if (config.edgecoreMeta.journal) {
@@ -172,6 +188,8 @@ export class EdgeMetaService {
       address: svc.address,
       db: path,
       compat: config.edgecoreMeta.compat,
+      kubeedge: store.release,
+      schema: store.db.shape,
       synchronous: config.edgecoreMeta.synchronous,
     });
     if (listen.kind === "tcp" && !isLoopback(listen.hostname)) {

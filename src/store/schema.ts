@@ -26,6 +26,30 @@ export type KubeEdgeRelease = "1.10" | "1.23";
 /** The releases, in order. */
 export const KUBEEDGE_RELEASES: readonly KubeEdgeRelease[] = ["1.10", "1.23"];
 
+/**
+ * Parses a release name: `1.10` or `1.23`, with or without a leading `v` (a patch level,
+ * `v1.23.1`, names its minor release).
+ * @throws {Error} naming the value and the releases supported
+ */
+export function parseKubeEdgeRelease(value: string): KubeEdgeRelease {
+  const m = /^v?(1\.(?:10|23))(?:\.\d+)?$/.exec(value.trim());
+  if (m !== null) return m[1] as KubeEdgeRelease;
+  throw new Error(
+    `Unsupported KubeEdge release ${JSON.stringify(value)}: expected 1.10 or 1.23`,
+  );
+}
+
+/**
+ * The release a run is compatible with: the configured one, else the one whose schema the
+ * database has, else 1.10 (a new database).
+ */
+export function chooseRelease(
+  configured: KubeEdgeRelease | undefined,
+  shape: SchemaShape | undefined,
+): KubeEdgeRelease {
+  return configured ?? (shape === undefined ? "1.10" : releaseOfShape(shape));
+}
+
 /** The shape of a database's `meta_v2` table. */
 export type SchemaShape = "beego" | "gorm" | "migrated";
 

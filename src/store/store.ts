@@ -7,6 +7,7 @@
 import { Database, DatabaseError, type OpenOptions } from "./db.ts";
 import { MetaDao } from "./meta.ts";
 import { MetaV2Dao } from "./meta_v2.ts";
+import { chooseRelease, type KubeEdgeRelease, releaseOfShape } from "./schema.ts";
 
 /** An open store. */
 export class Store {
@@ -15,13 +16,22 @@ export class Store {
   /** Table `meta_v2`. */
   readonly metaV2: MetaV2Dao;
 
-  private constructor(readonly db: Database) {
+  private constructor(
+    readonly db: Database,
+    /**
+     * The KubeEdge release this run is compatible with: the one asked for at open, else the
+     * one whose schema the file has (1.10 for a file that had none).
+     */
+    readonly release: KubeEdgeRelease,
+  ) {
     this.meta = new MetaDao(db);
     this.metaV2 = new MetaV2Dao(db);
   }
 
   /**
-   * Opens the store at `path` (`:memory:` for a throw-away one).
+   * Opens the store at `path` (`:memory:` for a throw-away one). `options.release` is the
+   * configured release (undefined: detect it from the file); a new database gets its
+   * schema, an existing one keeps its own (src/store/schema.ts).
    * @throws {import("./db.ts").DatabaseError} when the file cannot be used
    */
   static open(path: string, options: OpenOptions = {}): Store {
@@ -36,10 +46,30 @@ export class Store {
       );
     }
     try {
-      return new Store(db);
+      return new Store(db, chooseRelease(options.release, db.shape));
     } catch (e) {
       db.close();
       throw e;
+    }
+  }
+
+  /**
+   * The release whose schema the database at `path` has, without writing to it; undefined
+   * when the file does not exist or has no `meta_v2` table.
+   * @throws {import("./db.ts").DatabaseError} when the file exists but cannot be used
+   */
+  static releaseOf(path: string): KubeEdgeRelease | undefined {
+    if (path === ":memory:") return undefined;
+    try {
+      Deno.statSync(path);
+    } catch {
+      return undefined;
+    }
+    const db = Database.open(path, { readOnly: true });
+    try {
+      return db.shape === undefined ? undefined : releaseOfShape(db.shape);
+    } finally {
+      db.close();
     }
   }
 
