@@ -30,7 +30,8 @@ import {
   openApiV2Json,
   openApiV2Protobuf,
 } from "./openapi.ts";
-import { getObject, listObjects, parseSelection } from "./read.ts";
+import { getObject, listPage, parseSelection } from "./read.ts";
+import { ContinueError, decodeContinue, encodeContinue } from "./continue_token.ts";
 import {
   type Body,
   encodeDocument,
@@ -48,12 +49,14 @@ import type { ApplicationAgent } from "./application.ts";
 import { failureStatus, readOptions, requestKey, writeRequest } from "./through_cloud.ts";
 import {
   badRequest,
+  expired,
   internalError,
   methodNotAllowed,
   notAcceptable,
   notFound,
   pathNotFound,
   type Status,
+  tooLarge,
 } from "./status.ts";
 import { eventLine, type WatchHub } from "./watch.ts";
 import { KUBE_TABLES, tableOptionsError } from "./tables/table.ts";
@@ -90,6 +93,18 @@ export interface MetaServerOptions {
 
 /** Verbs forwarded to the cloud as applications. */
 const WRITE_VERBS = new Set(["create", "update", "patch", "delete"]);
+/**
+ * Hard limits of one list answer (bytes of stored JSON): a page asked for with `limit`
+ * ends early (with a continue token) at {@link PAGE_BYTES}; a list without `limit` over
+ * {@link MAX_LIST_BYTES} gets 413 naming the limit. Both keep serve's heap (128 MB) safe.
+ */
+export const PAGE_BYTES = 8 * 1024 * 1024;
+/** See {@link PAGE_BYTES}. */
+export const MAX_LIST_BYTES = 32 * 1024 * 1024;
+
+/** kube-apiserver's message for a continue token whose resourceVersion is gone. */
+const CONTINUE_EXPIRED = "The provided continue parameter is too old to display a consistent " +
+  "list result. You can start a new list without the continue parameter.";
 
 /** Subresources served (they read the object itself, as KubeEdge does). */
 const READABLE_SUBRESOURCES = new Set(["", "status"]);
@@ -201,11 +216,63 @@ export function createMetaServerHandler(
     return respond(encodeObject(item, t.resource, rep, tables));
   }
 
-  function list(url: URL, t: Target, rep: Representation): Response {
-    const selection = parseSelection(url.searchParams, t.resource);
-    const items = listObjects(store, t.resource, t.namespace, t.name, selection);
-    const resourceVersion = hub.revision.toString();
-    return respond(encodeList({ resource: t.resource, resourceVersion, items }, rep, tables));
+  function list(req: Request, url: URL, t: Target, rep: Representation): Response {
+    const query = url.searchParams;
+    const selection = parseSelection(query, t.resource);
+    const limit = uintParam(query, "limit") ?? 0n;
+    const token = query.get("continue") ?? "";
+    let after = "";
+    let rv = hub.revision;
+    if (token !== "") {
+      if ((query.get("resourceVersion") ?? "") !== "") {
+        return statusResponse(
+          badRequest("specifying resource version is not allowed when using continue"),
+          req,
+        );
+      }
+      try {
+        const c = decodeContinue(token);
+        after = c.after;
+        rv = c.rv;
+      } catch (e) {
+        if (e instanceof ContinueError) {
+          return statusResponse(badRequest(`invalid continue token: ${e.message}`), req);
+        }
+        throw e;
+      }
+      // A list at a revision the watch history no longer reaches cannot be resumed.
+      if (rv < hub.minResumable) return statusResponse(expired(CONTINUE_EXPIRED), req);
+    }
+    const paged = limit > 0n || token !== "";
+    const page = listPage(store, t.resource, t.namespace, t.name, selection, {
+      after,
+      limit: limit > 0n ? Number(limit) : Infinity,
+      maxBytes: paged ? PAGE_BYTES : MAX_LIST_BYTES,
+      failOverBytes: !paged,
+    });
+    if (!page) {
+      return statusResponse(
+        tooLarge(
+          `the list of ${t.resource.resource} exceeds the limit of ${MAX_LIST_BYTES} bytes ` +
+            `for one response: ask for it in pages with limit and continue ` +
+            `(kubectl does, --chunk-size)`,
+        ),
+        req,
+      );
+    }
+    const resourceVersion = rv.toString();
+    return respond(
+      encodeList(
+        {
+          resource: t.resource,
+          resourceVersion,
+          items: page.items,
+          continue: page.lastKey !== undefined ? encodeContinue(page.lastKey, rv) : undefined,
+        },
+        rep,
+        tables,
+      ),
+    );
   }
 
   function watch(req: Request, url: URL, t: Target): Response {
@@ -236,8 +303,22 @@ export function createMetaServerHandler(
     // The initial read and the registration happen in one synchronous turn: no committed
     // change can fall between them.
     const initial = initialEvents
-      ? listObjects(store, t.resource, t.namespace, t.name, selection)
+      ? listPage(store, t.resource, t.namespace, t.name, selection, {
+        after: "",
+        limit: Infinity,
+        maxBytes: MAX_LIST_BYTES,
+        failOverBytes: true,
+      })?.items
       : undefined;
+    if (initialEvents && initial === undefined) {
+      return statusResponse(
+        tooLarge(
+          `the initial events of ${t.resource.resource} exceed the limit of ${MAX_LIST_BYTES} ` +
+            `bytes: list in pages with limit and continue, then watch from its resourceVersion`,
+        ),
+        req,
+      );
+    }
     let afterInitial: string | undefined;
     if (queryBool(query, "sendInitialEvents") && queryBool(query, "allowWatchBookmarks")) {
       const bookmark = {
@@ -362,7 +443,7 @@ export function createMetaServerHandler(
       if (!rep) return statusResponse(notAcceptable(SUPPORTED_MEDIA_TYPES), req);
       const withOptions = tableOptions(rep, url.searchParams);
       const local = () =>
-        info.verb === "get" ? get(req, t, withOptions) : list(url, t, withOptions);
+        info.verb === "get" ? get(req, t, withOptions) : list(req, url, t, withOptions);
       if (readsCloud() && req.method !== "HEAD") {
         // validate the query locally first (400s do not go to the cloud)
         if (info.verb === "list") parseSelection(url.searchParams, t.resource);

@@ -78,3 +78,59 @@ export function listObjects(
   }
   return items.sort(byNamespaceAndName);
 }
+
+/** One page of a list (see {@link listPage}). */
+export interface ListPage {
+  items: StoredObject[];
+  /** The last key of the page when more rows follow (the continue token's position). */
+  lastKey?: string;
+  /** Bytes of the items' stored JSON. */
+  bytes: number;
+}
+
+/**
+ * The stored objects of `resource` (as {@link listObjects}) in key order from after
+ * `after`, read from SQLite one row at a time: at most `limit` items, and the page ends
+ * early (with `lastKey` set) once the items hold `maxBytes` of JSON, always after at least
+ * one item. With `failOverBytes`, returns undefined instead of ending early (a request
+ * without `limit` whose answer would exceed the bound).
+ */
+export function listPage(
+  dao: MetaV2Dao,
+  resource: ResourceInfo,
+  namespace: string,
+  name: string,
+  selection: Selection,
+  options: { after: string; limit: number; maxBytes: number; failOverBytes?: boolean },
+): ListPage | undefined {
+  const labels = fieldLabels(resource);
+  const all = selection.labels.empty && selection.fields.empty;
+  const items: StoredObject[] = [];
+  let bytes = 0;
+  const rows = dao.selectAfter(storedGvr(resource), namespace, name, options.after);
+  try {
+    for (let r = rows.next(); !r.done; r = rows.next()) {
+      const row = r.value;
+      if (row.value.trim() === "") continue; // a NULL value has no object
+      const item = new StoredObject(row);
+      if (!all) {
+        let obj: unknown;
+        try {
+          obj = item.object;
+        } catch {
+          continue; // an undecodable value matches no selector
+        }
+        if (!selects(selection, selectableOf(obj, labels))) continue;
+      }
+      items.push(item);
+      bytes += row.value.length;
+      if (items.length < options.limit && bytes < options.maxBytes) continue;
+      if (rows.next().done) break; // nothing follows: the last page
+      if (bytes >= options.maxBytes && options.failOverBytes) return undefined;
+      return { items, lastKey: row.key, bytes };
+    }
+    return { items, bytes };
+  } finally {
+    rows.return(undefined);
+  }
+}

@@ -167,6 +167,8 @@ export interface ListResult {
   /** metadata.resourceVersion of the list. */
   resourceVersion: string;
   items: StoredObject[];
+  /** The continue token of the next page, when there is one. */
+  continue?: string;
 }
 
 /** Encodes one stored object (GET). */
@@ -198,6 +200,9 @@ export function encodeList(
     const table = tables.toTable(list.items.map((i) => i.object), resource, rep, {
       resourceVersion: list.resourceVersion,
     });
+    if (list.continue !== undefined) {
+      (table as { metadata: { continue?: string } }).metadata.continue = list.continue;
+    }
     return encodeDocument(table, { type: "json" });
   }
   const apiVersion = groupVersion(resource.group, resource.version);
@@ -207,13 +212,15 @@ export function encodeList(
       apiVersion,
       items: list.items.map((i) => i.object),
       kind,
-      metadata: { resourceVersion: list.resourceVersion },
+      metadata: list.continue !== undefined
+        ? { continue: list.continue, resourceVersion: list.resourceVersion }
+        : { resourceVersion: list.resourceVersion },
     }, rep);
   }
   const body = `{"apiVersion":${JSON.stringify(apiVersion)},"items":[` +
     list.items.map((i) => i.json).join(",") +
-    `],"kind":${JSON.stringify(kind)},"metadata":{"resourceVersion":${
-      JSON.stringify(list.resourceVersion)
-    }}}\n`;
+    `],"kind":${JSON.stringify(kind)},"metadata":{${
+      list.continue !== undefined ? `"continue":${JSON.stringify(list.continue)},` : ""
+    }"resourceVersion":${JSON.stringify(list.resourceVersion)}}}\n`;
   return { body, contentType: "application/json" };
 }

@@ -105,3 +105,8 @@ export function expired(message: string): Status {
 export function internalError(message: string): Status {
   return status(500, "InternalError", `Internal error occurred: ${message}`);
 }
+
+/** 413 RequestEntityTooLarge: an answer over a hard limit, named in `message`. */
+export function tooLarge(message: string): Status {
+  return status(413, "RequestEntityTooLarge", message);
+}

@@ -258,6 +258,36 @@ export class MetaV2Dao {
     return (st.all(...args) as unknown as RawRow[]).map(fromRaw);
   }
 
+  /**
+   * The rows of `gvr` (and `namespace`, `name` when not "") whose key sorts after
+   * `afterKey`, in key order (kube-apiserver's list order), read one at a time through the
+   * primary key's index: a list page takes what it needs and stops.
+   */
+  *selectAfter(
+    gvr: string,
+    namespace: string,
+    name: string,
+    afterKey: string,
+  ): Generator<MetaV2Row> {
+    const where = [`${this.#sql.gvrExpr} = ?`];
+    const args: string[] = [gvr];
+    if (namespace !== "") {
+      where.push("`namespace` = ?");
+      args.push(namespace);
+    }
+    if (name !== "") {
+      where.push("`name` = ?");
+      args.push(name);
+    }
+    where.push("`key` > ?");
+    args.push(afterKey);
+    const sql = this.#sql.select + " WHERE " + where.join(" AND ") + " ORDER BY `key`";
+    // a statement of its own per call: a page may stop iterating at any row
+    const st = this.db.sqlite.prepare(sql);
+    st.setReadBigInts(true);
+    for (const r of st.iterate(...args)) yield fromRaw(r as unknown as RawRow);
+  }
+
   /** The value of one row stored under `gvr` (the lowest key), undefined when none. */
   firstValue(gvr: string): string | undefined {
     this.#first ??= this.db.sqlite.prepare(

@@ -33,7 +33,7 @@ export interface TableRow {
 export interface TableDocument {
   kind: "Table";
   apiVersion: string;
-  metadata: { resourceVersion?: string };
+  metadata: { resourceVersion?: string; continue?: string };
   /** null when headers are omitted (watch events after the first). */
   columnDefinitions: ColumnDefinition[] | null;
   rows: TableRow[] | null;
