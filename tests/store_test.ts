@@ -533,14 +533,15 @@ Deno.test("rowForObject: value is Go JSON (sorted, escaped) plus a trailing newl
 });
 
 Deno.test("rowForObject: missing parts give empty columns", () => {
+  // KeyFuncObj trims the trailing "/" an empty name leaves.
   const row = rowForObject({ apiVersion: "v1", kind: "Pod", metadata: null });
-  assert.equal(row.key, "/core/v1/pods/null/");
+  assert.equal(row.key, "/core/v1/pods/null");
   assert.equal(row.name, "");
   assert.equal(row.resourceversion, 0);
-  assert.equal(rowForObject({}).key, "/core///null/");
+  assert.equal(rowForObject({}).key, "/core///null");
   assert.equal(rowForObject({}).groupversionresource, "/, Resource=");
   // Kinds ending in "s" get "es" (UnsafeKindToResource), DeleteOptions included.
-  assert.equal(rowForObject({ kind: "DeleteOptions" }).key, "/core//deleteoptionses/null/");
+  assert.equal(rowForObject({ kind: "DeleteOptions" }).key, "/core//deleteoptionses/null");
 });
 
 Deno.test("kindToResource, parseApiVersion, parseResourceVersion", () => {

@@ -6,7 +6,13 @@
  */
 
 import type { Content, Message } from "../beehive/message.ts";
-import { type KubeObject, type MetaV2Row, rowForObject } from "../store/meta_v2.ts";
+import {
+  isStorable,
+  type KubeObject,
+  type MetaV2Row,
+  parseApiVersion,
+  rowForObject,
+} from "../store/meta_v2.ts";
 import type { MetaV2Dao } from "../store/meta_v2.ts";
 import { parseResource } from "./resource.ts";
 
@@ -36,6 +42,23 @@ export class MalformedListItem extends Error {
   }
 }
 
+/**
+ * An object whose metadata.resourceVersion is at or above 2^63: upstream binds it as a
+ * uint64, the SQLite driver refuses it (three tries) and Inject panics.
+ */
+export class UnstorableResourceVersion extends MalformedListItem {
+  /**
+   * @param index zero-based position of the object (0 for a single object)
+   * @param rv the resourceVersion
+   */
+  constructor(index: number, readonly rv: string) {
+    super(index, `has resourceVersion ${rv}, at or above 2^63`);
+    this.message = `object ${index} has resourceVersion ${rv}, at or above 2^63 ` +
+      "(failed to access database after 3 times try)";
+    this.name = "UnstorableResourceVersion";
+  }
+}
+
 const EVENT_FOR_OPERATION: Record<string, WatchEventType> = {
   insert: "ADDED",
   update: "MODIFIED",
@@ -47,15 +70,28 @@ function isObject(v: unknown): v is KubeObject {
 }
 
 /** The objects a message's content stands for: one object, or each item of a list. */
-function objectsOf(content: Content): unknown[] {
+function objectsOf(content: Content): { objects: unknown[]; list: boolean } {
   let decoded: unknown;
   try {
     decoded = content.exactValue();
   } catch {
-    return [];
+    return { objects: [], list: false };
   }
-  if (!isObject(decoded) || typeof decoded.kind !== "string" || decoded.kind === "") return [];
-  return Array.isArray(decoded.items) ? decoded.items : [decoded];
+  if (!isObject(decoded) || typeof decoded.kind !== "string" || decoded.kind === "") {
+    return { objects: [], list: false };
+  }
+  return Array.isArray(decoded.items)
+    ? { objects: decoded.items, list: true }
+    : { objects: [decoded], list: false };
+}
+
+function str(v: unknown): string {
+  return typeof v === "string" ? v : "";
+}
+
+function resourceVersionOf(obj: KubeObject): string {
+  const meta = obj.metadata;
+  return isObject(meta) ? str(meta.resourceVersion) : "";
 }
 
 /**
@@ -67,14 +103,25 @@ export function inject(msg: Message, metaV2: MetaV2Dao): StoreChange[] {
   if (type === undefined) return [];
   if (parseResource(msg.route.resource).type.includes("status")) return [];
   const changes: StoreChange[] = [];
-  const objects = objectsOf(msg.content);
+  const { objects, list } = objectsOf(msg.content);
+  // Listing the items fails on the first one that is not an object, before any is written.
+  const bad = objects.findIndex((o) => !isObject(o));
+  if (bad >= 0) throw new MalformedListItem(bad, "is not an object");
   for (let i = 0; i < objects.length; i++) {
-    const obj = objects[i];
-    if (!isObject(obj)) throw new MalformedListItem(i, "is not an object");
-    if (obj.apiVersion === undefined && obj.kind === undefined) {
+    const obj = objects[i] as KubeObject;
+    if (!isStorable(obj)) {
+      // The unstructured decode fails: no row; inside a list, a crash.
+      if (list) throw new MalformedListItem(i, "has an apiVersion that does not parse");
+      continue;
+    }
+    const gv = parseApiVersion(str(obj.apiVersion));
+    if (gv.group === "" && gv.version === "" && str(obj.kind) === "") {
       throw new MalformedListItem(i, "has neither apiVersion nor kind");
     }
     const row = rowForObject(obj);
+    if (typeof row.resourceversion === "bigint" && row.resourceversion < 0n) {
+      throw new UnstorableResourceVersion(i, resourceVersionOf(obj));
+    }
     if (type === "DELETED") metaV2.deleteByKey(row.key);
     else metaV2.insertOrReplace(row);
     changes.push({ type, row, object: obj });

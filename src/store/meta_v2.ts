@@ -8,6 +8,7 @@
 import type { StatementSync } from "node:sqlite";
 import type { Database } from "./db.ts";
 import { goMarshal, parseJsonExact } from "../beehive/go_json.ts";
+import { keyFor, parseApiVersion, parseGroupVersion, parseKey } from "./key.ts";
 import {
   detectShape,
   type MetaV2Statements,
@@ -35,47 +36,15 @@ export interface StoredMetaV2Row {
   value: string;
 }
 
-/** Group written in keys for the core (empty) API group. */
-export const GROUP_CORE = "core";
-/** Namespace (and name) written in keys when empty. */
-export const NULL_SEGMENT = "null";
-
-/** Kinds whose plural is not the naive one, as KubeEdge v1.10 spells them. */
-const UNUSUAL_KIND_TO_RESOURCE: Record<string, string> = {
-  Endpoints: "endpoints",
-  PodStatus: "podstatus",
-  NodeStatus: "nodestatus",
-  CustomResourceDefinition: "customresourcedefinitions",
-  CustomResourceDefinitionList: "customresourcedefinitionlist",
-};
-
-/**
- * KubeEdge's UnsafeKindToResource: lowercase plural guessed from a kind
- * (`Pod` → `pods`, `Ingress` → `ingresses`, `Policy` → `policies`).
- */
-export function kindToResource(kind: string): string {
-  if (kind === "") return "";
-  const unusual = UNUSUAL_KIND_TO_RESOURCE[kind];
-  if (unusual !== undefined) return unusual;
-  const r = kind.toLowerCase();
-  if (r.endsWith("s")) return r + "es";
-  if (r.endsWith("y")) return r.slice(0, -1) + "ies";
-  return r + "s";
-}
-
-/** Group and version of an `apiVersion` (Go's ParseGroupVersion; invalid → both empty). */
-export function parseApiVersion(apiVersion: string): { group: string; version: string } {
-  if (apiVersion === "") return { group: "", version: "" };
-  const parts = apiVersion.split("/");
-  if (parts.length === 1) return { group: "", version: apiVersion };
-  if (parts.length === 2) return { group: parts[0], version: parts[1] };
-  return { group: "", version: "" };
-}
-
-/** The string form of a GroupVersionResource: `apps/v1, Resource=deployments`, `/v1, Resource=pods`. */
-export function gvrString(group: string, version: string, resource: string): string {
-  return `${group}/${version}, Resource=${resource}`;
-}
+export {
+  GROUP_CORE,
+  gvrString,
+  kindToResource,
+  NULL_SEGMENT,
+  parseApiVersion,
+  type ParsedKey,
+  parseKey,
+} from "./key.ts";
 
 function str(v: unknown): string {
   return typeof v === "string" ? v : "";
@@ -95,54 +64,41 @@ export function parseResourceVersion(rv: string): number | bigint {
 /** A Kubernetes object, as decoded from JSON. */
 export type KubeObject = Record<string, unknown>;
 
-/** The meta_v2 row for an object (key from apiVersion, kind, namespace and name). */
+/**
+ * The meta_v2 row for an object: its key built as KeyFuncObj does, the
+ * `groupversionresource`, `namespace` and `name` columns parsed back from that key as
+ * ParseKey does (so a name `null` is stored empty and a `/` spills into the next segment).
+ * An apiVersion that does not parse (see {@link isStorable}) counts as empty.
+ */
 export function rowForObject(obj: KubeObject): MetaV2Row {
-  const { group, version } = parseApiVersion(str(obj.apiVersion));
-  const resource = kindToResource(str(obj.kind));
+  const gv = parseApiVersion(str(obj.apiVersion));
   const meta = obj.metadata !== null && typeof obj.metadata === "object" &&
       !Array.isArray(obj.metadata)
     ? obj.metadata as Record<string, unknown>
     : {};
-  const namespace = str(meta.namespace);
-  const name = str(meta.name);
+  const key = keyFor(gv.group, gv.version, str(obj.kind), str(meta.namespace), str(meta.name));
+  const parsed = parseKey(key);
   return {
-    key: `/${group || GROUP_CORE}/${version}/${resource}/${namespace || NULL_SEGMENT}/${name}`,
-    groupversionresource: gvrString(group, version, resource),
-    namespace,
-    name,
+    key,
+    groupversionresource: parsed.gvr,
+    namespace: parsed.namespace,
+    name: parsed.name,
     resourceversion: parseResourceVersion(str(meta.resourceVersion)),
     value: goMarshal(obj) + "\n",
   };
 }
 
+/**
+ * False when the unstructured decoder refuses the object, so upstream writes no meta_v2
+ * row for it: its apiVersion does not parse as a group/version (two or more `/`).
+ */
+export function isStorable(obj: KubeObject): boolean {
+  return parseGroupVersion(str(obj.apiVersion)) !== undefined;
+}
+
 /** Parses object JSON text the way the unstructured decoder does (int64 kept exactly). */
 export function decodeObject(json: string): unknown {
   return parseJsonExact(json);
-}
-
-/** A parsed storage key: `/<group>/<version>/<resource>/<namespace>/<name>`. */
-export interface ParsedKey {
-  /** `groupversionresource` column value, or "" when the key has none. */
-  gvr: string;
-  namespace: string;
-  name: string;
-}
-
-/** KubeEdge's ParseKey (missing segments read as empty; `core` and `null` as empty). */
-export function parseKey(key: string): ParsedKey {
-  const empty = { gvr: "", namespace: "", name: "" };
-  const trimmed = key.replace(/\/+$/, "");
-  if (trimmed === "") return empty;
-  const s = trimmed.split("/");
-  if (s[0] !== "") return empty;
-  const at = (i: number) => (i < s.length ? s[i] : s[0]);
-  const group = at(1) === GROUP_CORE ? "" : at(1);
-  const version = at(2);
-  const resource = at(3);
-  const namespace = at(4) === NULL_SEGMENT ? "" : at(4);
-  const name = at(5) === NULL_SEGMENT ? "" : at(5);
-  const gv = parseApiVersion(group ? `${group}/${version}` : version);
-  return { gvr: gvrString(gv.group, gv.version, resource), namespace, name };
 }
 
 /** A row as the schema's selects return it (src/store/schema.ts: output names). */
