@@ -9,6 +9,9 @@ import { inspectCommand } from "./commands/inspect.ts";
 import { replayCommand } from "./commands/replay.ts";
 import { serveCommand } from "./commands/serve.ts";
 import { syncCommand } from "./commands/sync.ts";
+import { diffCommand } from "./commands/diff.ts";
+import { checkCommand } from "./commands/check.ts";
+import { backupCommand } from "./commands/backup.ts";
 import { CommandError } from "./src/errors.ts";
 import { DatabaseError } from "./src/store/db.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -45,6 +48,9 @@ Examples:
   program.addCommand(inspectCommand());
   program.addCommand(replayCommand());
   program.addCommand(syncCommand());
+  program.addCommand(diffCommand());
+  program.addCommand(backupCommand());
+  program.addCommand(checkCommand());
   for (const c of program.commands) {
     // Each command's help also lists the global options (--config, --db, --log-level).
     c.exitOverride().configureHelp({ showGlobalOptions: true });
