@@ -14,28 +14,59 @@ export type JournalEntry =
   | { line: number; text: string; message: Message }
   | { line: number; text: string; error: string };
 
-/** Lines of a byte stream, numbered from 1 (a trailing `\r` is dropped). */
+/** The longest journal line processed (bytes, as serve's default `maxMessageBytes`). */
+export const MAX_LINE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * Lines of a byte stream, numbered from 1 (a trailing `\r` is dropped). A line longer than
+ * `maxBytes` is not kept in memory: it is skipped as it streams by and yielded with
+ * `tooLong` (its size in bytes) and empty `text`.
+ */
 export async function* readLines(
   stream: ReadableStream<Uint8Array>,
-): AsyncGenerator<{ line: number; text: string }> {
+  maxBytes = MAX_LINE_BYTES,
+): AsyncGenerator<{ line: number; text: string; tooLong?: number }> {
   const decoder = new TextDecoder();
-  let buffer = "";
+  let parts: Uint8Array[] = [];
+  let size = 0;
+  let skipping = false;
   let line = 0;
+  const finish = () => {
+    line++;
+    if (skipping) return { line, text: "", tooLong: size };
+    const bytes = new Uint8Array(size);
+    let at = 0;
+    for (const p of parts) {
+      bytes.set(p, at);
+      at += p.length;
+    }
+    let text = decoder.decode(bytes);
+    if (text.endsWith("\r")) text = text.slice(0, -1);
+    return { line, text };
+  };
+  const reset = () => {
+    parts = [];
+    size = 0;
+    skipping = false;
+  };
   for await (const chunk of stream) {
-    buffer += decoder.decode(chunk, { stream: true });
     let start = 0;
     for (;;) {
-      const nl = buffer.indexOf("\n", start);
+      const nl = chunk.indexOf(0x0a, start);
+      const piece = chunk.subarray(start, nl < 0 ? chunk.length : nl);
+      size += piece.length;
+      if (!skipping && size > maxBytes) {
+        skipping = true;
+        parts = [];
+      }
+      if (!skipping && piece.length > 0) parts.push(piece);
       if (nl < 0) break;
-      let text = buffer.slice(start, nl);
-      if (text.endsWith("\r")) text = text.slice(0, -1);
-      yield { line: ++line, text };
+      yield finish();
+      reset();
       start = nl + 1;
     }
-    buffer = buffer.slice(start);
   }
-  buffer += decoder.decode();
-  if (buffer.length > 0) yield { line: ++line, text: buffer.replace(/\r$/, "") };
+  if (size > 0 || skipping) yield finish();
 }
 
 /**
@@ -61,7 +92,16 @@ export async function* readJournal(
   stream: ReadableStream<Uint8Array>,
   transport: Transport = "raw",
 ): AsyncGenerator<JournalEntry> {
-  for await (const { line, text } of readLines(stream)) {
+  for await (const { line, text, tooLong } of readLines(stream)) {
+    if (tooLong !== undefined) {
+      yield {
+        line,
+        text: "",
+        error: `line ${line}: message of ${tooLong} bytes exceeds the limit of ` +
+          `${MAX_LINE_BYTES} bytes (maxMessageBytes)`,
+      };
+      continue;
+    }
     const entry = parseJournalLine(line, text, transport);
     if (entry) yield entry;
   }
