@@ -11,6 +11,9 @@ import { CommandError } from "../src/errors.ts";
 import { DatabaseError } from "../src/store/db.ts";
 import { commandConfig, type GlobalOptions } from "./global.ts";
 
+/** Default of `--shutdown-timeout`: the overall deadline of a shutdown, in seconds. */
+export const DEFAULT_SHUTDOWN_TIMEOUT_S = 30;
+
 /** The `serve` subcommand. */
 export function serveCommand() {
   return new Command("serve")
@@ -36,6 +39,11 @@ export function serveCommand() {
     )
     .option("--journal <file>", "append every message received to this NDJSON journal")
     .option("--allow-remote", "allow listening on a non-loopback address (no authentication!)")
+    .option(
+      "--shutdown-timeout <seconds>",
+      "overall deadline of a shutdown on SIGINT/SIGTERM; past it serve exits 1 naming what " +
+        "was still pending (default: 30)",
+    )
     .addHelpText(
       "after",
       `
@@ -70,10 +78,38 @@ Examples:
         if (e instanceof DatabaseError) throw e;
         throw new CommandError(`Cannot start serve: ${(e as Error).message}`);
       }
+      const timeoutSeconds = opts.shutdownTimeout === undefined
+        ? DEFAULT_SHUTDOWN_TIMEOUT_S
+        : Number(opts.shutdownTimeout);
+      if (!Number.isFinite(timeoutSeconds) || timeoutSeconds <= 0) {
+        throw new CommandError(
+          `Invalid --shutdown-timeout ${JSON.stringify(opts.shutdownTimeout)}: ` +
+            `expected a positive number of seconds`,
+          2,
+        );
+      }
       const stopped = Promise.withResolvers<void>();
+      let stopping = false;
       const stop = (signal: Deno.Signal) => {
-        logger.info("shutting down", { signal });
-        svc.shutdown().then(stopped.resolve, stopped.reject);
+        // A terminal's Ctrl-C reaches the whole process group (deno task and serve): a
+        // second signal must not cut the first shutdown short.
+        if (stopping) {
+          logger.info("signal ignored, shutdown in progress", {
+            signal,
+            pending: svc.shutdownPhase,
+          });
+          return;
+        }
+        stopping = true;
+        logger.info("shutting down", { signal, deadline_s: timeoutSeconds });
+        const deadline = setTimeout(() => {
+          logger.error("shutdown did not finish in time; exiting", {
+            deadline_s: timeoutSeconds,
+            pending: svc.shutdownPhase,
+          });
+          Deno.exit(1);
+        }, timeoutSeconds * 1000);
+        svc.shutdown().then(stopped.resolve, stopped.reject).finally(() => clearTimeout(deadline));
       };
       const onInt = () => stop("SIGINT"), onTerm = () => stop("SIGTERM");
       Deno.addSignalListener("SIGINT", onInt);

@@ -100,6 +100,18 @@ Examples:
             return podStatusSync(new MetaDao(ro), { dryRun: true });
           })
           : (() => {
+            // The database belongs to whoever named it: never create one here.
+            let info: Deno.FileInfo;
+            try {
+              info = Deno.statSync(path);
+            } catch (e) {
+              throw new CommandError(
+                `Cannot sync database ${path}: ${
+                  e instanceof Deno.errors.NotFound ? "no such file" : (e as Error).message
+                }`,
+              );
+            }
+            if (!info.isFile) throw new CommandError(`Cannot sync database ${path}: not a file`);
             const store = Store.open(path);
             try {
               return store.transaction(() => podStatusSync(store.meta));

@@ -659,6 +659,31 @@ for (const signal of ["SIGTERM", "SIGINT"] as const) {
   });
 }
 
+Deno.test("serve e2e: SIGINT twice (a terminal's Ctrl-C reaches deno task and serve) still stops cleanly", async () => {
+  await withFixture(async (t) => {
+    const serve = await t.serve();
+    const cloud = await t.attach(serve, "websocket", "hub");
+    const n = 200;
+    for (let i = 0; i < n; i++) cloud.send(insertPod(`s-${i}`));
+    await cloud.waitFor(isMessage("response", { parent: `s-${n - 1}` }), WAIT_MS, "acks");
+    serve.signal("SIGINT");
+    await serve.waitForLog(/INFO shutting down signal=SIGINT/, WAIT_MS);
+    const exit = await serve.stop("SIGINT");
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.match(exit.stderr, /INFO signal ignored, shutdown in progress signal=SIGINT/);
+    assert.match(exit.stderr, /INFO stopped\b/);
+    // The database file alone holds every acknowledged row: the WAL was checkpointed.
+    const wal = await Deno.stat(t.path("e.db-wal")).then((i) => i.size, () => 0);
+    assert.equal(wal, 0, `e.db-wal is empty or gone (${wal} bytes)`);
+    const copy = t.path("copy.db");
+    await Deno.copyFile(t.path("e.db"), copy);
+    const keys = committedKeys(copy);
+    for (let i = 0; i < n; i++) {
+      assert.ok(keys.has(`default/pod/s-${i}`), `s-${i} in the file alone`);
+    }
+  });
+});
+
 Deno.test({
   name: "serve e2e: frames already sent when the signal arrives are committed",
   fn: async () => {

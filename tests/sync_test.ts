@@ -78,6 +78,19 @@ Deno.test("sync --db --dry-run prints one update per namespace and changes nothi
   }
 });
 
+Deno.test("sync --db on a missing file is an error naming it and creates nothing", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/missing.db`;
+    const r = await runCli(["sync", "--db", path]);
+    assert.notEqual(r.code, 0);
+    assert.match(r.stderr, new RegExp(`Cannot sync database ${path}: no such file`));
+    assert.deepEqual([...Deno.readDirSync(dir)], [], "nothing created");
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
 Deno.test("sync --db deletes orphaned podstatus rows and keeps the others", async () => {
   const dir = await Deno.makeTempDir();
   try {

@@ -325,6 +325,7 @@ export class EdgeMetaService {
   async shutdown(): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
+    this.shutdownPhase = "draining modules";
     clearInterval(this.#timer);
     this.watchHub?.close(); // ends watch streams, which the HTTP shutdown would wait for
     // 1. New requests get 503 (see http.ts); attached modules stay connected so that frames
@@ -351,16 +352,39 @@ export class EdgeMetaService {
     this.bridge.closeAll();
     const serverDone = this.#server?.shutdown();
     this.#abort.abort();
+    this.shutdownPhase = "MetaManager loop (queued messages)";
     await this.#loop;
+    this.shutdownPhase = "background checkpointer";
     await this.#checkpointer?.close();
+    this.shutdownPhase = "HTTP server";
     await Promise.race([serverDone, new Promise((r) => setTimeout(r, 2000))]);
+    this.shutdownPhase = "journal and database close";
     this.#journal?.close();
     this.bus.flushWarnings();
     this.bridge.flushWarnings();
+    // The file alone then holds every commit: copy edgecore.db and you copy everything.
+    this.#checkpointWal();
     this.store.close();
+    this.shutdownPhase = "stopped";
     this.logger.info("stopped", {
       background_checkpoints: this.#checkpointer?.stats.checkpoints ?? 0,
     });
+  }
+
+  /** What shutdown is waiting for now (`""` before it begins), for the deadline message. */
+  shutdownPhase = "";
+
+  /** Copies the whole WAL into the database file and truncates it (file databases). */
+  #checkpointWal(): void {
+    const db = this.store.db;
+    if (db.path === ":memory:" || db.readOnly || !db.sqlite.isOpen) return;
+    try {
+      if (db.journalMode().toLowerCase() === "wal") {
+        db.sqlite.exec("PRAGMA wal_checkpoint(TRUNCATE)");
+      }
+    } catch (e) {
+      this.logger.warn("final WAL checkpoint failed", { db: db.path, error: String(e) });
+    }
   }
 
   /** Resolves when the HTTP server has finished. */

@@ -226,6 +226,11 @@ export class ServeProcess {
     }
   }
 
+  /** Sends `signal` without waiting for anything. */
+  signal(signal: Deno.Signal): void {
+    if (!this.exited) this.#child.kill(signal);
+  }
+
   /** Kills the process at once (cleanup); resolves when it is gone and stderr drained. */
   async kill(): Promise<ServeExit> {
     if (!this.exited) {
