@@ -247,7 +247,7 @@ export class MetaV2Dao {
   /** The value of one row stored under `gvr` (the lowest key), undefined when none. */
   firstValue(gvr: string): string | undefined {
     this.#first ??= this.db.sqlite.prepare(
-      "SELECT `value` FROM `meta_v2` WHERE `groupversionresource` = ? ORDER BY `key` LIMIT 1",
+      `SELECT \`value\` FROM \`meta_v2\` WHERE ${this.#sql.gvrExpr} = ? ORDER BY \`key\` LIMIT 1`,
     );
     const row = this.#first.get(gvr) as { value: string | null } | undefined;
     return row ? row.value ?? "" : undefined;
@@ -256,7 +256,7 @@ export class MetaV2Dao {
   /** Each `groupversionresource` stored, and whether any of its rows has a namespace. */
   storedGvrs(): { gvr: string; namespaced: boolean }[] {
     this.#gvrs ??= this.db.sqlite.prepare(
-      "SELECT `groupversionresource` AS gvr, MAX(`namespace` <> '') AS namespaced FROM `meta_v2` GROUP BY `groupversionresource`",
+      `SELECT ${this.#sql.gvrExpr} AS gvr, MAX(\`namespace\` <> '') AS namespaced FROM \`meta_v2\` GROUP BY gvr`,
     );
     return (this.#gvrs.all() as { gvr: string | null; namespaced: number }[])
       .filter((r) => typeof r.gvr === "string")

@@ -1,0 +1,113 @@
+/**
+ * serve on copies of the real v1.23 databases (the gorm one and the v1.10 file v1.23
+ * migrated): the MetaServer answers every object the dump holds (a migrated file's old rows
+ * included), and a cloud insert written through serve lands in the columns v1.23 itself
+ * writes, leaving the schema as it was.
+ */
+
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { ServeProcess } from "./support/serve_process.ts";
+import { isMessage, WsModule } from "./support/ws_module.ts";
+
+const V123 = new URL("../fixtures/edgecore-db-v1.23/", import.meta.url);
+const WAIT_MS = 15_000;
+
+function schemaOf(path: string): string[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return (db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' ORDER BY name")
+      .all() as {
+        sql: string;
+      }[]).map((r) => r.sql);
+  } finally {
+    db.close();
+  }
+}
+
+function row(path: string, key: string): Record<string, unknown> | undefined {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const cols = db.prepare("SELECT name FROM pragma_table_info('meta_v2')").all().map((r) =>
+      String(r.name)
+    );
+    const r = db.prepare(
+      `SELECT ${cols.map((c) => `\`${c}\``).join(", ")} FROM meta_v2 WHERE key = ?`,
+    )
+      .get(key);
+    return r === undefined ? undefined : { ...r };
+  } finally {
+    db.close();
+  }
+}
+
+for (const name of ["edgecore.db", "upgraded.db"]) {
+  Deno.test(`serve on a copy of the v1.23 ${name}: MetaServer lists the dump's objects; writes keep v1.23's columns`, async () => {
+    const dir = Deno.makeTempDirSync();
+    const path = `${dir}/${name}`;
+    Deno.copyFileSync(new URL(name, V123), path);
+    Deno.chmodSync(path, 0o644);
+    const before = schemaOf(path);
+    const dump = JSON.parse(Deno.readTextFileSync(new URL(`${name}.json`, V123)));
+    const dumpPods = (dump.meta_v2 as { key: string }[]).filter((r) =>
+      r.key.startsWith("/core/v1/pods/")
+    )
+      .map((r) => r.key.split("/").slice(-2).join("/")).sort();
+    const serve = await ServeProcess.start({ db: path });
+    const modules: WsModule[] = [];
+    try {
+      const list = async () => {
+        const res = await fetch(`http://${serve.address}/api/v1/pods`);
+        assert.equal(res.status, 200);
+        const body = await res.json();
+        return (body.items as { metadata: { namespace: string; name: string } }[])
+          .map((p) => `${p.metadata.namespace}/${p.metadata.name}`).sort();
+      };
+      assert.deepEqual(await list(), dumpPods, "every pod of the dump, old rows included");
+      const cloud = await WsModule.connect(serve.address, "websocket", "hub", WAIT_MS);
+      modules.push(cloud);
+      modules.push(await WsModule.connect(serve.address, "edged", "edged", WAIT_MS));
+      const pod = {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: {
+          name: "round-trip",
+          namespace: "default",
+          resourceVersion: "99002",
+          uid: "u-rt",
+        },
+      };
+      cloud.send({
+        header: { msg_id: "rt-1", timestamp: 1644300000000, resourceversion: "99002" },
+        route: {
+          source: "edgecontroller",
+          group: "resource",
+          operation: "insert",
+          resource: "default/pod/round-trip",
+        },
+        content: pod,
+      });
+      await cloud.waitFor(isMessage("response", { parent: "rt-1" }), WAIT_MS, "OK ack");
+      assert.deepEqual(await list(), [...dumpPods, "default/round-trip"].sort());
+    } finally {
+      for (const m of modules) await m.close().catch(() => {});
+      await serve.stop();
+    }
+    try {
+      assert.deepEqual(schemaOf(path), before, "no table or column added or changed");
+      const r = row(path, "/core/v1/pods/default/round-trip")!;
+      assert.ok(r, "the object is in meta_v2");
+      assert.equal(r.group_version_resource, "/v1, Resource=pods");
+      assert.equal(r.resource_version, 99002);
+      if (name === "upgraded.db") {
+        // A row v1.23 inserts into a migrated file: the old columns keep their defaults.
+        assert.equal(r.groupversionresource, "");
+        assert.equal(r.resourceversion, 0);
+      } else {
+        assert.ok(!("groupversionresource" in r));
+      }
+    } finally {
+      Deno.removeSync(dir, { recursive: true });
+    }
+  });
+}
