@@ -74,6 +74,7 @@ async function startServe(db: string, denoFlags: string[]): Promise<Started> {
       ...denoFlags,
       "main.ts",
       "serve",
+      "--create",
       "--db",
       db,
       "--listen",

@@ -38,6 +38,11 @@ export function serveCommand() {
         "else the release whose schema the database has, else 1.10)",
     )
     .option("--journal <file>", "append every message received to this NDJSON journal")
+    .option(
+      "--create",
+      "create a missing database (and its directory); without it only the default " +
+        "./data/edgecore.db is created",
+    )
     .option("--allow-remote", "allow listening on a non-loopback address (no authentication!)")
     .option(
       "--shutdown-timeout <seconds>",
@@ -73,7 +78,7 @@ Examples:
       const logger = createLogger(config.edgecoreMeta.logLevel);
       let svc: EdgeMetaService;
       try {
-        svc = await EdgeMetaService.start({ config, logger });
+        svc = await EdgeMetaService.start({ config, logger, create: opts.create ?? false });
       } catch (e) {
         if (e instanceof DatabaseError) throw e;
         throw new CommandError(`Cannot start serve: ${(e as Error).message}`);

@@ -7,6 +7,7 @@
 
 import { Command } from "@commander-js/extra-typings";
 import { configuredRelease, listenAddress } from "../src/config/config.ts";
+import { acquireWriterLock } from "../src/store/writer_lock.ts";
 import { CommandError } from "../src/errors.ts";
 import { systemIdentity } from "../src/beehive/message.ts";
 import { podStatusMessages, podStatusSync } from "../src/metamanager/pod_status_sync.ts";
@@ -112,11 +113,16 @@ Examples:
               );
             }
             if (!info.isFile) throw new CommandError(`Cannot sync database ${path}: not a file`);
-            const store = Store.open(path);
+            const lock = acquireWriterLock(path); // one writer: refuses beside a running serve
             try {
-              return store.transaction(() => podStatusSync(store.meta));
+              const store = Store.open(path);
+              try {
+                return store.transaction(() => podStatusSync(store.meta));
+              } finally {
+                store.close();
+              }
             } finally {
-              store.close();
+              lock.release();
             }
           })();
         const messages = podStatusMessages(result, systemIdentity);

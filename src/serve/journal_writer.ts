@@ -17,9 +17,16 @@ export class JournalWriter {
     this.#file = file;
   }
 
-  /** Opens (creating or appending to) `path`. */
+  /**
+   * Opens (creating or appending to) `path`.
+   * @throws {Error} naming the path and the OS cause
+   */
   static open(path: string): JournalWriter {
-    return new JournalWriter(Deno.openSync(path, { append: true, create: true }));
+    try {
+      return new JournalWriter(Deno.openSync(path, { append: true, create: true }));
+    } catch (e) {
+      throw new Error(`Cannot open journal ${path}: ${(e as Error).message}`);
+    }
   }
 
   /** Queues one message. */

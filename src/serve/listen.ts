@@ -43,3 +43,39 @@ export function formatListen(a: ListenAddress): string {
   if (a.kind === "unix") return `unix:${a.path}`;
   return a.hostname.includes(":") ? `[${a.hostname}]:${a.port}` : `${a.hostname}:${a.port}`;
 }
+
+/**
+ * Checks that `a` can be listened on, before serve touches its database: a TCP port is
+ * bound and released at once; a unix socket path must be absent or a stale socket (which
+ * is removed). The listener itself is opened later by the HTTP server.
+ * @throws {Error} `Cannot listen on ADDRESS: cause`, the cause as the OS gives it
+ */
+export async function checkListen(a: ListenAddress): Promise<void> {
+  const name = formatListen(a);
+  if (a.kind === "tcp") {
+    if (a.port === 0) return;
+    try {
+      Deno.listen({ hostname: a.hostname, port: a.port }).close();
+    } catch (e) {
+      throw new Error(`Cannot listen on ${name}: ${(e as Error).message}`);
+    }
+    return;
+  }
+  let info: Deno.FileInfo;
+  try {
+    info = Deno.lstatSync(a.path);
+  } catch (e) {
+    if (e instanceof Deno.errors.NotFound) return;
+    throw new Error(`Cannot listen on ${name}: ${(e as Error).message}`);
+  }
+  if (!info.isSocket) {
+    throw new Error(`Cannot listen on ${name}: ${a.path} exists and is not a socket`);
+  }
+  try {
+    (await Deno.connect({ transport: "unix", path: a.path })).close();
+  } catch {
+    Deno.removeSync(a.path); // a stale socket left by a process that died
+    return;
+  }
+  throw new Error(`Cannot listen on ${name}: another process is listening on ${a.path}`);
+}

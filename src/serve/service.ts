@@ -5,7 +5,6 @@
  * @module
  */
 
-import { dirname } from "node:path";
 import { MessageBus } from "../beehive/bus.ts";
 import { type Identity, type Message, systemIdentity } from "../beehive/message.ts";
 import { ModuleBridge } from "../bridge/websocket.ts";
@@ -28,7 +27,14 @@ import { podStatusSync } from "../metamanager/pod_status_sync.ts";
 import { Checkpointer } from "../store/checkpointer.ts";
 import { Store } from "../store/store.ts";
 import { JournalWriter } from "./journal_writer.ts";
-import { isLoopback, type ListenAddress, parseListen } from "./listen.ts";
+import {
+  checkListen,
+  formatListen,
+  isLoopback,
+  type ListenAddress,
+  parseListen,
+} from "./listen.ts";
+import { claimDatabase, type DatabaseClaim } from "./database_claim.ts";
 import { Metrics } from "./metrics.ts";
 import { createHandler } from "./http.ts";
 import { WatchHub } from "../metaserver/watch.ts";
@@ -44,6 +50,8 @@ export interface ServiceOptions {
   config: Config;
   logger: Logger;
   identity?: Identity;
+  /** Create a missing database (and its directory) at a path other than the default. */
+  create?: boolean;
 }
 
 /** A running service. */
@@ -68,6 +76,7 @@ export class EdgeMetaService {
   #timer?: ReturnType<typeof setInterval>;
   #journal?: JournalWriter;
   #closed = false;
+  #claim?: DatabaseClaim;
   readonly #id: Identity;
   #loopRunning = false;
   /** performance.now() when the loop last finished processing a message. */
@@ -151,18 +160,28 @@ export class EdgeMetaService {
       );
     }
     const path = config.database.dataSource;
-    if (path !== ":memory:") Deno.mkdirSync(dirname(path), { recursive: true });
+    // Every start-up check passes before anything is written to the database file.
+    await checkListen(listen);
+    const claim = claimDatabase(path, options.create ?? false);
     const configured = configuredRelease(config);
     const release = configured ?? Store.releaseOf(path) ?? "1.10";
     if (release !== "1.10" && config.edgecoreMeta.compat === "strict") {
       // Checked before the file is opened for writing: a refused node's file stays as it was.
       checkProcessRelease(release, "serve in strict mode");
     }
-    const store = Store.open(path, {
-      synchronous: config.edgecoreMeta.synchronous,
-      syncOffThread: true,
-      release: configured,
-    });
+    if (!claim.created) claim.lock();
+    let store: Store;
+    try {
+      store = Store.open(path, {
+        synchronous: config.edgecoreMeta.synchronous,
+        syncOffThread: true,
+        release: configured,
+      });
+      claim.lock();
+    } catch (e) {
+      claim.release();
+      throw e;
+    }
     if (store.release !== "1.10") {
       logger.warn(
         `KubeEdge v${store.release}: its MetaManager process() is not reproduced yet; messages ` +
@@ -172,6 +191,7 @@ export class EdgeMetaService {
       );
     }
     const svc = new EdgeMetaService(config, store, logger, options.identity ?? systemIdentity);
+    svc.#claim = claim;
     try {
       if (config.edgecoreMeta.journal) {
         svc.#journal = JournalWriter.open(config.edgecoreMeta.journal);
@@ -179,7 +199,13 @@ export class EdgeMetaService {
       await svc.#listen(listen);
     } catch (e) {
       store.close();
+      claim.release();
       throw e;
+    }
+    if (claim.restoreRollbackJournal) {
+      logger.info("database in WAL mode while serve runs; rollback-journal mode restored on stop", {
+        db: path,
+      });
     }
     svc.#startLoop();
     const interval = config.modules.metaManager.podStatusSyncInterval;
@@ -248,20 +274,15 @@ export class EdgeMetaService {
       this.logger.error("request failed", { error: String(e) });
       return new Response("internal error\n", { status: 500 });
     };
-    if (listen.kind === "unix") {
-      try {
-        if (Deno.lstatSync(listen.path).isSocket) Deno.removeSync(listen.path);
-      } catch { /* absent */ }
-      this.#server = Deno.serve({ path: listen.path, onListen, onError }, handler);
-      await listening.promise;
-      Deno.chmodSync(listen.path, 0o600);
-    } else {
-      this.#server = Deno.serve(
-        { hostname: listen.hostname, port: listen.port, onListen, onError },
-        handler,
-      );
-      await listening.promise;
+    try {
+      this.#server = listen.kind === "unix"
+        ? Deno.serve({ path: listen.path, onListen, onError }, handler)
+        : Deno.serve({ hostname: listen.hostname, port: listen.port, onListen, onError }, handler);
+    } catch (e) {
+      throw new Error(`Cannot listen on ${formatListen(listen)}: ${(e as Error).message}`);
     }
+    await listening.promise;
+    if (listen.kind === "unix") Deno.chmodSync(listen.path, 0o600);
   }
 
   /** True once shutdown has begun. */
@@ -365,6 +386,7 @@ export class EdgeMetaService {
     // The file alone then holds every commit: copy edgecore.db and you copy everything.
     this.#checkpointWal();
     this.store.close();
+    this.#claim?.release();
     this.shutdownPhase = "stopped";
     this.logger.info("stopped", {
       background_checkpoints: this.#checkpointer?.stats.checkpoints ?? 0,

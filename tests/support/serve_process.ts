@@ -27,6 +27,8 @@ export interface ServeOptions {
   startTimeoutMs?: number;
   /** Run with the flags the product ships with (deno.json's `start` task). */
   productFlags?: boolean;
+  /** Pass `--create` so that a missing database is created (default true). */
+  create?: boolean;
 }
 
 /** The `deno run` flags of deno.json's `start` task but `-A` (`--v8-flags=...` and others). */
@@ -110,6 +112,7 @@ export class ServeProcess {
       options.listen ?? "127.0.0.1:0",
     ];
     if (options.journal) args.push("--journal", options.journal);
+    if (options.create ?? true) args.push("--create");
     args.push(...(options.args ?? []));
     const child = new Deno.Command(Deno.execPath(), {
       args,
@@ -156,7 +159,12 @@ export class ServeProcess {
     for (const l of [...this.#listeners]) l();
   }
 
-  /** Process id. */
+  /** Sends `signal` without waiting (e.g. a second Ctrl-C). */
+  signal(signal: Deno.Signal): void {
+    if (!this.exited) this.#child.kill(signal);
+  }
+
+  /** The child's process id. */
   get pid(): number {
     return this.#child.pid;
   }
@@ -224,11 +232,6 @@ export class ServeProcess {
       const exit = await this.kill();
       throw new Error(`${(e as Error).message}\n--- stderr ---\n${exit.stderr}`);
     }
-  }
-
-  /** Sends `signal` without waiting for anything. */
-  signal(signal: Deno.Signal): void {
-    if (!this.exited) this.#child.kill(signal);
   }
 
   /** Kills the process at once (cleanup); resolves when it is gone and stderr drained. */

@@ -1,0 +1,160 @@
+/**
+ * serve's start and stop on a real node (issue 16): a second Ctrl-C never cuts the shutdown
+ * short, the database belongs to whoever named it, one writer at a time, and start-up
+ * failures name what failed without touching the file. Real processes and files throughout.
+ *
+ * @module
+ */
+
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { Store } from "../src/store/store.ts";
+import { runCli, ServeProcess } from "./support/serve_process.ts";
+
+function tempDir(): string {
+  return Deno.makeTempDirSync({ prefix: "edgecore-meta-lifecycle-" });
+}
+
+/** A database as KubeEdge leaves it: edgecore's tables, rollback-journal mode. */
+function rollbackJournalDb(path: string): void {
+  const store = Store.open(path, { journalMode: "DELETE" });
+  store.close();
+  assert.equal(new Uint8Array(Deno.readFileSync(path))[18], 1, "fixture in rollback mode");
+}
+
+function exists(path: string): boolean {
+  try {
+    Deno.lstatSync(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+Deno.test("serve: SIGINT twice in a row stops cleanly, exit 0, the database file alone complete", async () => {
+  const dir = tempDir();
+  const db = `${dir}/edgecore.db`;
+  const serve = await ServeProcess.start({ db });
+  const res = await fetch(`http://${serve.address}/readyz`);
+  await res.body?.cancel();
+  serve.signal("SIGINT");
+  await serve.waitForLog(/shutting down signal=SIGINT/);
+  serve.signal("SIGINT"); // the second Ctrl-C, while the shutdown runs
+  const exit = await serve.stop("SIGINT");
+  assert.equal(exit.code, 0, exit.stderr);
+  // Unless serve had already finished (it stops in milliseconds), the signal was logged.
+  if (!/INFO stopped[^\n]*\n[^]*$/.test(exit.stderr.split("shutting down")[0])) {
+    assert.ok(exit.stderr.split("\n").filter((l) => /shutting down signal/.test(l)).length === 1);
+  }
+  assert.match(exit.stderr, /\bINFO stopped\b/);
+  // The -wal is folded into the file: a copy of edgecore.db alone has every table.
+  assert.ok(!exists(`${db}-wal`) || Deno.statSync(`${db}-wal`).size === 0, "no WAL left");
+  Deno.copyFileSync(db, `${dir}/copy.db`);
+  const copy = new DatabaseSync(`${dir}/copy.db`, { readOnly: true });
+  const tables = copy.prepare("SELECT name FROM sqlite_master WHERE type='table'").all()
+    .map((r) => String(r.name));
+  copy.close();
+  assert.ok(tables.includes("meta") && tables.includes("meta_v2"), tables.join(","));
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("serve: a missing directory is an error naming it, and nothing is created", async () => {
+  const dir = tempDir();
+  const db = `${dir}/no/such/dir/edgecore.db`;
+  const r = await runCli(["serve", "--db", db, "--listen", "127.0.0.1:0"]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, new RegExp(`directory ${dir}/no/such/dir does not exist`));
+  assert.ok(!exists(`${dir}/no`), "no directory created");
+  const missing = await runCli(["serve", "--db", `${dir}/x.db`, "--listen", "127.0.0.1:0"]);
+  assert.equal(missing.code, 1, missing.stderr);
+  assert.match(missing.stderr, /does not exist \(pass --create/);
+  assert.ok(!exists(`${dir}/x.db`));
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("serve: port in use names the address and leaves the database file as it was", async () => {
+  const dir = tempDir();
+  const db = `${dir}/edgecore.db`;
+  rollbackJournalDb(db);
+  const before = Deno.readFileSync(db);
+  const taken = Deno.listen({ hostname: "127.0.0.1", port: 0 });
+  const port = (taken.addr as Deno.NetAddr).port;
+  try {
+    const r = await runCli(["serve", "--db", db, "--listen", `127.0.0.1:${port}`]);
+    assert.equal(r.code, 1, r.stderr);
+    assert.match(r.stderr, new RegExp(`Cannot listen on 127\\.0\\.0\\.1:${port}: .*in use`, "i"));
+  } finally {
+    taken.close();
+  }
+  assert.deepEqual(Deno.readFileSync(db), before, "file bytes unchanged");
+  assert.ok(!exists(`${db}-wal`) && !exists(`${db}-shm`));
+  // A unix socket path that is a regular file, and a journal that is a directory.
+  Deno.writeTextFileSync(`${dir}/plain`, "x");
+  const sock = await runCli(["serve", "--db", db, "--listen", `unix:${dir}/plain`]);
+  assert.equal(sock.code, 1, sock.stderr);
+  assert.match(sock.stderr, new RegExp(`Cannot listen on unix:${dir}/plain: .*not a socket`));
+  const journal = await runCli([
+    "serve",
+    "--db",
+    db,
+    "--listen",
+    "127.0.0.1:0",
+    "--journal",
+    dir,
+  ]);
+  assert.equal(journal.code, 1, journal.stderr);
+  assert.match(journal.stderr, new RegExp(`Cannot open journal ${dir}: `));
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("serve: a rollback-journal database is WAL only while serve runs, restored on stop", async () => {
+  const dir = tempDir();
+  const db = `${dir}/edgecore.db`;
+  rollbackJournalDb(db);
+  const serve = await ServeProcess.start({ db, create: false });
+  assert.equal(new Uint8Array(Deno.readFileSync(db))[18], 2, "WAL while serving");
+  const exit = await serve.stop("SIGTERM");
+  assert.equal(exit.code, 0, exit.stderr);
+  assert.match(exit.stderr, /rollback-journal mode restored on stop/);
+  assert.equal(new Uint8Array(Deno.readFileSync(db))[18], 1, "rollback journal again");
+  assert.ok(!exists(`${db}-wal`));
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("serve: one writer: a second serve and sync --db refuse at once, readers go on", async () => {
+  const dir = tempDir();
+  const db = `${dir}/edgecore.db`;
+  const serve = await ServeProcess.start({ db });
+  try {
+    const pid = serve.pid;
+    const second = await runCli(["serve", "--db", db, "--listen", "127.0.0.1:0"]);
+    assert.equal(second.code, 1, second.stderr);
+    assert.match(
+      second.stderr,
+      /Database .*edgecore\.db is in use by edgecore-meta serve \(pid \d+\)/,
+    );
+    assert.match(second.stderr, new RegExp(`pid ${pid}\\)`));
+    const sync = await runCli(["sync", "--db", db]);
+    assert.equal(sync.code, 1, sync.stderr);
+    assert.match(sync.stderr, /is in use by edgecore-meta serve \(pid \d+\)/);
+    const dry = await runCli(["sync", "--db", db, "--dry-run"]);
+    assert.equal(dry.code, 0, dry.stderr);
+    const inspect = await runCli(["inspect", "--db", db]);
+    assert.equal(inspect.code, 0, inspect.stderr);
+  } finally {
+    await serve.stop();
+  }
+  // Once serve stopped, sync --db writes again.
+  const after = await runCli(["sync", "--db", db]);
+  assert.equal(after.code, 0, after.stderr);
+  Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("sync --db on a missing file is an error and creates nothing", async () => {
+  const dir = tempDir();
+  const r = await runCli(["sync", "--db", `${dir}/missing.db`]);
+  assert.equal(r.code, 1, r.stderr);
+  assert.match(r.stderr, /Cannot sync database .*missing\.db: /);
+  assert.ok(!exists(`${dir}/missing.db`));
+  Deno.removeSync(dir, { recursive: true });
+});
