@@ -45,6 +45,7 @@ import {
 } from "./support/crash.ts";
 import { PROJECT_DIR, ServeProcess, withTimeout } from "./support/serve_process.ts";
 import { WsModule } from "./support/ws_module.ts";
+import { scaled } from "./support/time_scale.ts";
 
 const KILLS = envInt("CRASH_KILLS", 20);
 const WINDOW = Math.max(1, envInt("CRASH_WINDOW", 64));
@@ -389,7 +390,7 @@ Deno.test(`crash safety: serve killed ${KILLS} times keeps every acknowledged me
       let killedAfter = 0;
       if (final) {
         await delay(300);
-        run.stop(WAIT_MS);
+        run.stop(scaled(WAIT_MS));
         await withTimeout(run.done, WAIT_MS * 2, "final stream did not drain");
         const exit = await live.serve.stop("SIGTERM");
         assert.equal(exit.code, 0, exit.stderr);
@@ -550,7 +551,7 @@ async function killReplay(
   output.then(() => (exited = true), () => (exited = true));
   let observed = -1;
   try {
-    const deadline = Date.now() + 60_000;
+    const deadline = Date.now() + scaled(60_000);
     while (!exited && Date.now() < deadline) {
       // Read only once the -wal exists: replay has switched to WAL and started writing (a
       // reader earlier could hold the lock that switch needs).

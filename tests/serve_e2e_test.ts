@@ -13,6 +13,7 @@ import { parse as parseYaml } from "yaml";
 import { META_DDL, META_V2_DDL } from "../src/store/db.ts";
 import { runCli, type ServeOptions, ServeProcess, withTimeout } from "./support/serve_process.ts";
 import { isMessage, type WireFrame, WsModule } from "./support/ws_module.ts";
+import { scaled } from "./support/time_scale.ts";
 
 const WAIT_MS = 10_000;
 
@@ -166,7 +167,9 @@ async function httpGet(
   serve: ServeProcess,
   path: string,
 ): Promise<{ status: number; body: string }> {
-  const res = await fetch(`${serve.baseUrl}${path}`, { signal: AbortSignal.timeout(WAIT_MS) });
+  const res = await fetch(`${serve.baseUrl}${path}`, {
+    signal: AbortSignal.timeout(scaled(WAIT_MS)),
+  });
   return { status: res.status, body: await res.text() };
 }
 
@@ -176,7 +179,7 @@ async function waitForMetric(
   line: string,
   timeoutMs = WAIT_MS,
 ): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
+  const deadline = Date.now() + scaled(timeoutMs);
   let last = "";
   while (Date.now() < deadline) {
     last = (await httpGet(serve, "/metrics")).body;
@@ -722,7 +725,7 @@ Deno.test({
       const started = Date.now();
       const exit = await serve.stop("SIGTERM", 15_000);
       assert.equal(exit.code, 0, exit.stderr);
-      assert.ok(Date.now() - started < 10_000, "prompt shutdown");
+      assert.ok(Date.now() - started < scaled(10_000), "prompt shutdown");
       const keys = committedKeys(t.path("e.db"));
       for (let i = 0; i < 5; i++) assert.ok(keys.has(`default/pod/q-${i}`), `q-${i} committed`);
     });
@@ -841,7 +844,7 @@ Deno.test("serve e2e: after a failed fsync nothing more is acknowledged and /rea
     try {
       cloud.send(insertPod("lost"));
       const ready = async () => (await httpGet(serve, "/readyz")).status;
-      const until = performance.now() + WAIT_MS;
+      const until = performance.now() + scaled(WAIT_MS);
       while (await ready() === 200 && performance.now() < until) {
         await new Promise((r) => setTimeout(r, 20));
       }

@@ -8,6 +8,8 @@
  * @module
  */
 
+import { scaled } from "./time_scale.ts";
+
 /** The project directory (where main.ts and deno.json are). */
 export const PROJECT_DIR: string = new URL("../../", import.meta.url).pathname;
 
@@ -58,8 +60,12 @@ function childEnv(): Record<string, string> {
   );
 }
 
-/** Rejects after `ms` with `message` unless `p` settles first; never leaks the timer. */
-export async function withTimeout<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+/**
+ * Rejects after `limitMs` (times `TEST_TIME_SCALE`, see time_scale.ts) with `message` unless `p`
+ * settles first; never leaks the timer.
+ */
+export async function withTimeout<T>(p: Promise<T>, limitMs: number, message: string): Promise<T> {
+  const ms = scaled(limitMs);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const timeout = new Promise<never>((_, reject) => {
     timer = setTimeout(() => reject(new Error(`${message} (after ${ms} ms)`)), ms);
@@ -247,7 +253,7 @@ export class ServeProcess {
 
 /**
  * Runs `deno run -A main.ts ...args` to completion (killed after `timeoutMs`), with `stdin`
- * as its standard input when given.
+ * as its standard input when given. `timeoutMs` is scaled by `TEST_TIME_SCALE`.
  */
 export async function runCli(
   args: string[],
@@ -276,7 +282,7 @@ export async function runCli(
         child.kill("SIGKILL");
       } catch { /* gone */ }
       resolve();
-    }, timeoutMs);
+    }, scaled(timeoutMs));
   });
   try {
     const out = await Promise.race([output, killer.then(() => output)]);
@@ -288,7 +294,7 @@ export async function runCli(
     };
     if (out.signal === "SIGKILL") {
       throw new Error(
-        `edgecore-meta ${args.join(" ")} timed out after ${timeoutMs} ms\n${result.stderr}`,
+        `edgecore-meta ${args.join(" ")} timed out after ${scaled(timeoutMs)} ms\n${result.stderr}`,
       );
     }
     return result;

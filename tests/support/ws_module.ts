@@ -7,6 +7,7 @@
  */
 
 import { withTimeout } from "./serve_process.ts";
+import { scaled } from "./time_scale.ts";
 
 /** A frame as received: a message in wire JSON, or serve's `{"error": ...}`. */
 export interface WireFrame {
@@ -102,10 +103,12 @@ export class WsModule {
    * (`bufferedAmount` is 0): from then on it is on its way to serve, whatever the test does.
    */
   async flushed(timeoutMs = 10_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
+    const deadline = Date.now() + scaled(timeoutMs);
     while (this.#ws.bufferedAmount > 0) {
       if (Date.now() > deadline) {
-        throw new Error(`${this.#ws.bufferedAmount} bytes still buffered after ${timeoutMs} ms`);
+        throw new Error(
+          `${this.#ws.bufferedAmount} bytes still buffered after ${scaled(timeoutMs)} ms`,
+        );
       }
       await new Promise((r) => setTimeout(r, 1));
     }
