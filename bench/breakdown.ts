@@ -1,88 +1,44 @@
 /**
- * Where the time of one message goes: each step of the insert, update and query paths
- * timed in isolation over a generated journal (µs of on-CPU time of the thread per
- * message, so other load on the machine does not count; warm JIT; best of 3), against a
- * database file with the Store defaults (WAL, synchronous=FULL), in transactions of 512.
- * Also times a few alternatives (prototypes that live here, not in src/) to size the
- * suggested changes.
+ * Where the CPU of one message goes, on the whole path the serve batch loop runs: journal
+ * line (the stand-in for a bridge frame) → parseMessage → MetaManager.handle (process():
+ * content decode, meta_v2 row with its Go marshal, SQL, savepoint, outbound messages) →
+ * COMMIT → fsync of the -wal (another thread) → checkpoint → acknowledgements and peer
+ * sends serialized as the bridge does (toWire) → the loop's own machinery (receive,
+ * batching, promises). Insert, update and query journals, for each mode and transport
+ * that exists (the releases: v1.10 only so far; v1.23's process() lands with issue #14).
  *
- * Usage: deno run -A bench/breakdown.ts [--n N] [--json]
+ * Accounting: every step is timed in CPU µs of the whole process (getrusage: every thread,
+ * so the fsync thread and SQLite's work count; time spent waiting for a core does not, so
+ * other load on the machine matters little), per batch of 512, and the steps' sum is
+ * compared with the batch loop's own CPU per message (bench/lib_run.ts runLoopPhase, the
+ * `deno task bench` headline) on the same journal: `sum / loop` should be within 10%, so
+ * that no cost hides outside the steps. The "of which" rows split `handle` into its parts
+ * (timed in isolation on the same messages; the rest of handle is shown, not hidden).
+ *
+ * Usage: deno run -A bench/breakdown.ts [--n N] [--json] [--only fixed/raw,...]
+ *
+ * Findings of the profiles (deno run --cpu-prof over bench/lib_run.ts, summarized with
+ * bench/cpuprofile.ts) are kept in bench/PROFILE.md.
  *
  * @module
  */
 
-import { Content, newRespByMessage, systemIdentity, toWire } from "../src/beehive/message.ts";
-import type { Message } from "../src/beehive/message.ts";
-import { goMarshal, RawNumber } from "../src/beehive/go_json.ts";
-import { parseMessage } from "../src/beehive/wire.ts";
-import { parseResource } from "../src/metamanager/resource.ts";
+import { Content, type Message, newRespByMessage, systemIdentity } from "../src/beehive/message.ts";
+import { goMarshal } from "../src/beehive/go_json.ts";
+import { parseMessage, type Transport } from "../src/beehive/wire.ts";
+import type { CompatMode } from "../src/metamanager/compat.ts";
+import { runMetaManagerLoop } from "../src/metamanager/module.ts";
 import { MetaManager } from "../src/metamanager/process.ts";
-import type { Bus } from "../src/metamanager/outbox.ts";
-import { decodeObject, type KubeObject, rowForObject } from "../src/store/meta_v2.ts";
+import { parseResource } from "../src/metamanager/resource.ts";
+import { silentLogger } from "../src/logger.ts";
+import { type KubeObject, rowForObject } from "../src/store/meta_v2.ts";
+import type { Store as StoreType } from "../src/store/store.ts";
 import { Store } from "../src/store/store.ts";
 import { insertLine, queryLine, RV_BASE, updateLine } from "./gen.ts";
-import { round, threadCpuNs } from "./stats.ts";
+import { LineFeeder, runLoopPhase, SerializingBus } from "./lib_run.ts";
+import { cpuUs, round } from "./stats.ts";
 
 const BATCH = 512;
-
-/** On-CPU time of this thread per item in µs (time spent waiting for a CPU excluded). */
-function time(n: number, fn: (i: number) => void): number {
-  const t = threadCpuNs();
-  for (let i = 0; i < n; i++) fn(i);
-  return (threadCpuNs() - t) / 1000 / n;
-}
-
-/** Best of `reps` runs (µs per item), after one warm-up run. */
-function best(n: number, fn: (i: number) => void, reps = 3): number {
-  time(n, fn);
-  let b = Infinity;
-  for (let r = 0; r < reps; r++) b = Math.min(b, time(n, fn));
-  return round(b, 2);
-}
-
-// ---- prototypes of suggested changes ------------------------------------------------
-
-const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
-class NeedsSlowPath extends Error {}
-
-/**
- * Candidate goMarshal: native JSON.stringify with a replacer that rebuilds each object
- * with its keys in Go order. Objects with integer-like keys (which JS always enumerates
- * first, in numeric order) and RawNumbers fall back to the current encoder.
- */
-function goMarshalNative(value: unknown): string {
-  try {
-    const json = JSON.stringify(value, function (_k, v) {
-      if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
-      if (v instanceof RawNumber) throw new NeedsSlowPath();
-      const keys = Object.keys(v);
-      let sorted = true;
-      for (let i = 0; i < keys.length; i++) {
-        if (ARRAY_INDEX.test(keys[i])) throw new NeedsSlowPath();
-        if (i > 0 && !(keys[i - 1] < keys[i])) sorted = false;
-      }
-      if (sorted) return v;
-      keys.sort(); // UTF-16 order equals UTF-8 order outside surrogates; see note below
-      const out: Record<string, unknown> = {};
-      for (const k of keys) out[k] = (v as Record<string, unknown>)[k];
-      return out;
-    });
-    if (/[<>&\u2028\u2029]|\\[bf]|[\ud800-\udfff]/.test(json)) return goMarshal(value);
-    return json;
-  } catch (e) {
-    if (e instanceof NeedsSlowPath) return goMarshal(value);
-    throw e;
-  }
-}
-
-class NullBus implements Bus {
-  send(): void {}
-  sendToGroup(): void {}
-  sendResp(): void {}
-  sendSync(): Promise<Message> {
-    return Promise.reject(new Error("timeout to get response"));
-  }
-}
 
 interface Row {
   step: string;
@@ -90,219 +46,317 @@ interface Row {
   note?: string;
 }
 
-function writePath(
-  store: Store,
-  lines: string[],
-): { rows: Row[]; check: { native_equal: number; total: number } } {
-  const n = lines.length;
+/** One mode/transport combination of the path. */
+interface Variant {
+  name: string;
+  mode: CompatMode;
+  transport: Transport;
+}
+
+const VARIANTS: Variant[] = [
+  { name: "fixed/raw (serve, replay --compat fixed)", mode: "fixed", transport: "raw" },
+  { name: "strict/websocket (replay --compat strict)", mode: "strict", transport: "websocket" },
+  { name: "strict/raw (replay --compat strict --transport raw)", mode: "strict", transport: "raw" },
+];
+
+/** CPU µs per item of `fn` over `items` (one warm-up run first when `warm`). */
+function perItem<T>(items: T[], fn: (x: T, i: number) => void, warm = true): number {
+  if (warm) { for (let i = 0; i < items.length; i++) fn(items[i], i); }
+  const t = cpuUs();
+  for (let i = 0; i < items.length; i++) fn(items[i], i);
+  return round((cpuUs() - t) / items.length, 2);
+}
+
+async function writeJournal(path: string, lines: string[]): Promise<void> {
+  await Deno.writeTextFile(path, lines.join("\n") + "\n");
+}
+
+function removeDb(path: string): void {
+  for (const s of ["", "-wal", "-shm"]) {
+    try {
+      Deno.removeSync(path + s);
+    } catch { /* absent */ }
+  }
+}
+
+function openAsServe(path: string): StoreType {
+  return Store.open(path, { syncOffThread: true });
+}
+
+/**
+ * The path of the batch loop, step by step, batch by batch, with a CPU timer around each
+ * step (what runMetaManagerLoop does, without its machinery, which is timed separately).
+ */
+async function instrumented(
+  v: Variant,
+  journal: string,
+  n: number,
+  db: string,
+): Promise<{ steps: Map<string, number>; messages: Message[] }> {
+  const store = openAsServe(db);
+  const bus = new SerializingBus();
+  const mm = new MetaManager({ store, bus, mode: v.mode, logger: silentLogger, connected: false });
+  const steps = new Map<string, number>();
+  const add = (k: string, us: number) => steps.set(k, (steps.get(k) ?? 0) + us);
+  const file = await Deno.open(journal);
+  const feeder = new LineFeeder(file);
+  const kept: Message[] = [];
+  for (;;) {
+    let t = cpuUs();
+    await feeder.fill(2 * BATCH);
+    const lines: string[] = [];
+    for (let k = 0; k < BATCH; k++) {
+      const line = feeder.take();
+      if (line === undefined) break;
+      lines.push(line);
+    }
+    add("feed", cpuUs() - t);
+    if (lines.length === 0) break;
+    t = cpuUs();
+    const msgs = lines.map((l) => parseMessage(l, v.transport));
+    add("parse", cpuUs() - t);
+    t = cpuUs();
+    store.db.begin();
+    for (const m of msgs) mm.handle(m);
+    add("handle", cpuUs() - t);
+    t = cpuUs();
+    store.db.commit();
+    add("commit", cpuUs() - t);
+    t = cpuUs();
+    await store.db.durable();
+    add("fsync", cpuUs() - t);
+    t = cpuUs();
+    mm.outbox.deliver(mm.outbox.take());
+    add("deliver", cpuUs() - t);
+    t = cpuUs();
+    store.db.checkpoint();
+    add("checkpoint", cpuUs() - t);
+    if (kept.length < n) kept.push(...msgs);
+  }
+  try {
+    file.close();
+  } catch { /* closed by the stream */ }
+  store.close();
+  for (const [k, us] of steps) steps.set(k, round(us / n, 2));
+  return { steps, messages: kept };
+}
+
+/** The loop's own cost: runMetaManagerLoop over parsed messages with a MetaManager and store that do nothing. */
+async function machinery(msgs: Message[]): Promise<number> {
+  const noop = {
+    handle() {},
+    outbox: { take: () => ({ deliveries: [], changes: [] }), discard() {} },
+    deliverWhenDurable: () => Promise.resolve([]),
+  };
+  const db = {
+    begin() {},
+    commit() {},
+    rollback() {},
+    totalChanges: () => 0,
+    inTransaction: false,
+  };
+  const run = async () => {
+    let next = 0;
+    const abort = new AbortController();
+    const take = () => (next < msgs.length ? msgs[next++] : undefined);
+    await runMetaManagerLoop({
+      mm: noop as unknown as MetaManager,
+      store: { db } as unknown as StoreType,
+      logger: silentLogger,
+      maxBatch: BATCH,
+      receive: () => {
+        const m = take();
+        if (m) return Promise.resolve(m);
+        abort.abort();
+        return Promise.reject(new Error("journal finished"));
+      },
+      tryReceive: take,
+      onProcessed: () => {},
+      onCommit: () => {},
+    }, abort.signal);
+  };
+  await run();
+  const t = cpuUs();
+  await run();
+  return round((cpuUs() - t) / msgs.length, 2);
+}
+
+/** The parts of handle(), each timed alone on the same messages (warm). */
+function handleParts(v: Variant, lines: string[], db: string): Row[] {
   const rows: Row[] = [];
-  let msgs: Message[] = [];
+  const fresh = () => lines.map((l) => parseMessage(l, v.transport));
+  const write = lines[0] !== undefined && /"operation":"(insert|update)"/.test(lines[0]);
+  if (!write) {
+    const store = Store.open(db);
+    const msgs = fresh();
+    store.db.begin();
+    const found: string[][] = [];
+    rows.push({
+      step: "SQL SELECT by key (queryMeta)",
+      us: perItem(msgs, (m, i) => {
+        found[i] = store.meta.queryMeta("key", m.route.resource);
+      }),
+    });
+    rows.push({
+      step: "Content.ofStrings + newRespByMessage (the answer)",
+      us: perItem(found, (f, i) => newRespByMessage(msgs[i], Content.ofStrings(f), systemIdentity)),
+    });
+    store.db.commit();
+    store.close();
+    return rows;
+  }
+  let msgs = fresh();
   rows.push({
-    step: "parseMessage (JSON.parse of the whole line + header/route)",
-    us: best(n, (i) => {
-      msgs[i] = parseMessage(lines[i]);
-    }),
+    step: "content decode (Content.exactValue)",
+    us: perItem(msgs, (m) => {
+      m.content.exactValue();
+    }, false),
   });
-  msgs = lines.map(parseMessage);
-  rows.push({ step: "parseResource", us: best(n, (i) => parseResource(msgs[i].route.resource)) });
-  const objs: KubeObject[] = [];
-  rows.push({
-    step: "decodeObject (2nd JSON.parse of content)",
-    us: best(n, (i) => {
-      objs[i] = decodeObject(msgs[i].content.data()) as KubeObject;
-    }),
-  });
-  rows.push({
-    step: "rowForObject (meta_v2 row incl. goMarshal)",
-    us: best(n, (i) => rowForObject(objs[i])),
-  });
-  rows.push({ step: "  of which goMarshal", us: best(n, (i) => goMarshal(objs[i])) });
-  let equal = 0;
-  for (let i = 0; i < n; i++) if (goMarshalNative(objs[i]) === goMarshal(objs[i])) equal++;
-  rows.push({
-    step: "  candidate: goMarshal via JSON.stringify + sorting replacer",
-    us: best(n, (i) => goMarshalNative(objs[i])),
-    note: `same bytes for ${equal}/${n}`,
-  });
+  msgs = fresh();
+  const objs = msgs.map((m) => m.content.exactValue() as KubeObject);
+  rows.push({ step: "meta_v2 row (rowForObject)", us: perItem(objs, (o) => rowForObject(o)) });
+  rows.push({ step: "  of which goMarshal", us: perItem(objs, (o) => goMarshal(o)) });
   const v2 = objs.map(rowForObject);
   const keys = msgs.map((m) => parseResource(m.route.resource));
-  const data = msgs.map((m) => m.content.data());
-
-  // SQL: statements and commits, batches of BATCH.
-  const db = store.db;
-  let tV2 = 0, tMeta = 0, tCommit = 0, cCommit = 0, commits = 0;
-  for (let rep = 0; rep < 2; rep++) {
-    tV2 =
-      tMeta =
-      tCommit =
-      cCommit =
-        0;
-    commits = 0;
-    for (let i = 0; i < n; i += BATCH) {
-      db.begin();
-      const end = Math.min(n, i + BATCH);
-      let t = threadCpuNs();
-      for (let k = i; k < end; k++) store.metaV2.insertOrReplace(v2[k]);
-      tV2 += threadCpuNs() - t;
-      t = threadCpuNs();
-      for (let k = i; k < end; k++) {
-        store.meta.insertOrUpdate({ key: keys[k].key, type: keys[k].type, value: data[k] });
-      }
-      tMeta += threadCpuNs() - t;
-      t = threadCpuNs();
-      const w = performance.now();
-      db.commit();
-      tCommit += performance.now() - w;
-      cCommit += threadCpuNs() - t;
-      commits++;
-    }
-  }
-  rows.push({ step: "SQL meta_v2 INSERT OR REPLACE", us: round(tV2 / 1000 / n, 2) });
-  rows.push({ step: "SQL meta INSERT OR REPLACE", us: round(tMeta / 1000 / n, 2) });
-  rows.push({
-    step: `COMMIT (fsync + WAL checkpoints), amortized over ${BATCH}, on-CPU`,
-    us: round(cCommit / 1000 / n, 2),
-    note: `wall ${round((tCommit * 1000) / n, 1)} µs/msg, ${
-      round(tCommit / commits, 1)
-    } ms per commit`,
-  });
-
-  // Savepoint per message (Database.transaction inside the batch transaction).
-  db.begin();
-  rows.push({
-    step: "savepoint per message (exec SAVEPOINT spN + RELEASE spN)",
-    us: best(n, () => store.transaction(() => {})),
-  });
-  const spBegin = db.sqlite.prepare("SAVEPOINT m");
-  const spRelease = db.sqlite.prepare("RELEASE m");
-  rows.push({
-    step: "  candidate: prepared SAVEPOINT m / RELEASE m",
-    us: best(n, () => {
-      spBegin.run();
-      spRelease.run();
-    }),
-  });
-  db.commit();
-
-  // Outbound: the OK to the cloud (fresh UUID) and the wire text of both messages.
-  const oks: Message[] = [];
-  rows.push({
-    step: "newRespByMessage OK (crypto.randomUUID, Content.of)",
-    us: best(n, (i) => {
-      oks[i] = newRespByMessage(msgs[i], Content.of("OK"), systemIdentity);
-    }),
-  });
-  rows.push({
-    step: "toWire (message to edged + OK to cloud)",
-    us: best(n, (i) => {
-      toWire(msgs[i]);
-      toWire(oks[i]);
-    }),
-  });
-  return { rows, check: { native_equal: equal, total: n } };
-}
-
-function fullHandle(store: Store, lines: string[]): number {
-  const mm = new MetaManager({ store, bus: new NullBus(), mode: "fixed" });
-  const t = threadCpuNs();
-  for (let i = 0; i < lines.length; i += BATCH) {
+  rows.push({ step: "parseResource", us: perItem(msgs, (m) => parseResource(m.route.resource)) });
+  const store = Store.open(db);
+  const sqlStep = (step: string, fn: (i: number) => void) => {
     store.db.begin();
-    const end = Math.min(lines.length, i + BATCH);
-    for (let k = i; k < end; k++) mm.handle(parseMessage(lines[k]));
+    const us = perItem(msgs, (_m, i) => fn(i), false);
     store.db.commit();
-    mm.outbox.flush();
-  }
-  return round((threadCpuNs() - t) / 1000 / lines.length, 2);
+    rows.push({ step, us });
+  };
+  sqlStep("SQL meta_v2 INSERT OR REPLACE", (i) => store.metaV2.insertOrReplace(v2[i]));
+  sqlStep(
+    "SQL meta INSERT OR REPLACE",
+    (i) =>
+      store.meta.insertOrUpdate({
+        key: keys[i].key,
+        type: keys[i].type,
+        value: msgs[i].content.json,
+      }),
+  );
+  sqlStep("savepoint per message (SAVEPOINT + RELEASE)", () => store.transaction(() => {}));
+  rows.push({
+    step: "OK reply (newRespByMessage + Content.of)",
+    us: perItem(msgs, (m) => newRespByMessage(m, Content.of("OK"), systemIdentity)),
+  });
+  store.close();
+  return rows;
 }
 
-function queryPath(store: Store, lines: string[]): Row[] {
-  const n = lines.length;
-  const rows: Row[] = [];
-  rows.push({ step: "parseMessage", us: best(n, (i) => parseMessage(lines[i])) });
-  const msgs = lines.map(parseMessage);
-  const found: string[][] = [];
-  store.db.begin();
-  rows.push({
-    step: "SQL SELECT by key (queryMeta)",
-    us: best(n, (i) => {
-      found[i] = store.meta.queryMeta("key", msgs[i].route.resource);
-    }),
+interface Journal {
+  name: string;
+  lines: string[];
+  /** Lines loaded first, untimed (updates and queries need the inserted pods). */
+  before?: string[];
+}
+
+interface VariantResult {
+  variant: string;
+  journal: string;
+  steps: Row[];
+  handle_parts: Row[];
+  sum_us: number;
+  loop_us: number;
+  sum_vs_loop: number;
+}
+
+async function measure(dir: string, v: Variant, j: Journal, n: number): Promise<VariantResult> {
+  const path = `${dir}/${j.name}.ndjson`;
+  await writeJournal(path, j.lines);
+  const prefill = async (db: string) => {
+    removeDb(db);
+    if (!j.before) return;
+    const s = openAsServe(db);
+    const mm = new MetaManager({ store: s, bus: new SerializingBus(), mode: v.mode });
+    s.db.begin();
+    for (const l of j.before) mm.handle(parseMessage(l, v.transport));
+    s.db.commit();
+    await s.db.durable();
+    s.db.checkpoint();
+    s.close();
+  };
+  // warm-up of every code path, then the measured runs
+  const db = `${dir}/b.db`;
+  await prefill(db);
+  await instrumented(v, path, n, db);
+  await prefill(db);
+  const { steps, messages } = await instrumented(v, path, n, db);
+  const mach = await machinery(messages);
+  await prefill(db);
+  const loop = await runLoopPhase({ name: j.name, journal: path, db }, BATCH, v.mode, v.transport);
+  await prefill(db);
+  const parts = handleParts(v, j.lines, db);
+  const label: Record<string, string> = {
+    feed: "feed: journal read and split into lines (stand-in for frames from the socket)",
+    parse: `parseMessage (${v.transport} transport)`,
+    handle: "MetaManager.handle (process(): decode, meta_v2 row, SQL, savepoint, replies)",
+    commit: `COMMIT at NORMAL, batches of ${BATCH}`,
+    fsync: "fdatasync of the -wal on another thread (durable())",
+    deliver: "deliver: acks and peer sends serialized (toWire)",
+    checkpoint: "WAL checkpoint (PASSIVE here; a worker thread in serve)",
+  };
+  const rows: Row[] = [...steps].map(([k, us]) => ({ step: label[k] ?? k, us }));
+  rows.push({ step: "loop machinery (receive, batching, promises, setImmediate)", us: mach });
+  const handleUs = steps.get("handle") ?? 0;
+  const partsSum = parts.filter((p) => !p.step.startsWith("  ")).reduce((a, p) => a + p.us, 0);
+  parts.push({
+    step: "rest of handle (dispatch, outbox, inject's checks, GC of the above)",
+    us: round(handleUs - partsSum, 2),
   });
-  rows.push({
-    step: "savepoint per message (exec SAVEPOINT spN + RELEASE spN)",
-    us: best(n, () => store.transaction(() => {})),
-  });
-  store.db.commit();
-  const contents: Content[] = [];
-  rows.push({
-    step: "Content.of(rows) (goMarshal of a []string)",
-    us: best(n, (i) => {
-      contents[i] = Content.of(found[i]);
-    }),
-  });
-  rows.push({
-    step: "  candidate: JSON.stringify(rows) + HTML-escape check",
-    us: best(n, (i) => {
-      const s = JSON.stringify(found[i]);
-      /[<>&\u2028\u2029]|\\[bf]/.test(s);
-    }),
-  });
-  const replies: Message[] = [];
-  rows.push({
-    step: "newRespByMessage (crypto.randomUUID)",
-    us: best(n, (i) => {
-      replies[i] = newRespByMessage(msgs[i], contents[i], systemIdentity);
-    }),
-  });
-  rows.push({ step: "toWire (answer to edged)", us: best(n, (i) => toWire(replies[i])) });
-  return rows;
+  const sum = round(rows.reduce((a, r) => a + r.us, 0), 1);
+  return {
+    variant: v.name,
+    journal: j.name,
+    steps: rows,
+    handle_parts: parts,
+    sum_us: sum,
+    loop_us: loop.cpu_us_per_msg,
+    sum_vs_loop: round(sum / loop.cpu_us_per_msg, 3),
+  };
 }
 
 if (import.meta.main) {
   const args = Deno.args;
   const nArg = args.indexOf("--n");
   const n = nArg >= 0 ? Number(args[nArg + 1]) : 5000;
+  const onlyArg = args.indexOf("--only");
+  const only = onlyArg >= 0 ? args[onlyArg + 1].split(",") : undefined;
   const json = args.includes("--json");
   const dir = await Deno.makeTempDir({ prefix: "edgecore-breakdown-" });
   try {
     const inserts = Array.from({ length: n }, (_, i) => insertLine(i, RV_BASE + i));
     const updates = Array.from({ length: n }, (_, i) => updateLine(i, RV_BASE + n + i));
     const queries = Array.from({ length: n }, (_, i) => queryLine((i * 7919) % n));
-
-    const store = Store.open(`${dir}/steps.db`);
-    const ins = writePath(store, inserts);
-    const upd = writePath(store, updates);
-    const qry = queryPath(store, queries);
-    store.close();
-
-    const full = Store.open(`${dir}/full.db`);
-    const fullIns = fullHandle(full, inserts);
-    const fullUpd = fullHandle(full, updates);
-    const fullQry = fullHandle(full, queries);
-    full.close();
-
-    const result = {
-      messages: n,
-      insert: { steps: ins.rows, full_handle_us: fullIns, goMarshal_check: ins.check },
-      update: { steps: upd.rows, full_handle_us: fullUpd, goMarshal_check: upd.check },
-      query: { steps: qry, full_handle_us: fullQry },
-    };
-    if (json) {
-      console.log(JSON.stringify(result));
-    } else {
-      for (const [name, r] of Object.entries(result)) {
-        if (name === "messages") continue;
-        const x = r as { steps: Row[]; full_handle_us: number };
-        console.log(`\n${name} (µs per message, ${n} messages)`);
-        for (const s of x.steps) {
-          console.log(`${String(s.us).padStart(9)}  ${s.step}${s.note ? `  [${s.note}]` : ""}`);
+    const journals: Journal[] = [
+      { name: "insert", lines: inserts },
+      { name: "update", lines: updates, before: inserts },
+      { name: "query", lines: queries, before: inserts },
+    ];
+    const results: VariantResult[] = [];
+    for (const v of VARIANTS) {
+      if (only && !only.some((o) => v.name.startsWith(o))) continue;
+      for (const j of journals) {
+        if (v.name.startsWith("strict/raw") && j.name === "query") continue; // same path as fixed
+        const r = await measure(dir, v, j, n);
+        results.push(r);
+        if (!json) {
+          console.log(`\n${r.variant}, ${r.journal} (CPU µs per message, ${n} messages)`);
+          for (const s of r.steps) console.log(`${String(s.us).padStart(9)}  ${s.step}`);
+          console.log(
+            `${String(r.sum_us).padStart(9)}  = sum of the steps; the batch loop measured ` +
+              `${r.loop_us} µs/msg: sum/loop ${r.sum_vs_loop}` +
+              (Math.abs(r.sum_vs_loop - 1) > 0.1 ? "  (MORE THAN 10% APART)" : ""),
+          );
+          console.log("  handle, of which (each timed alone):");
+          for (const s of r.handle_parts) {
+            console.log(`${String(s.us).padStart(11)}  ${s.step}${s.note ? `  [${s.note}]` : ""}`);
+          }
         }
-        console.log(
-          `${String(x.full_handle_us).padStart(9)}  = parse + MetaManager.handle + commit, ` +
-            `batches of ${BATCH} (whole path, on-CPU)`,
-        );
       }
     }
+    if (json) console.log(JSON.stringify({ messages: n, batch: BATCH, results }));
   } finally {
     await Deno.remove(dir, { recursive: true });
   }

@@ -18,7 +18,8 @@
  */
 
 import { type Message, systemIdentity, toWire } from "../src/beehive/message.ts";
-import { parseMessage } from "../src/beehive/wire.ts";
+import { parseMessage, type Transport } from "../src/beehive/wire.ts";
+import type { CompatMode } from "../src/metamanager/compat.ts";
 import { runMetaManagerLoop } from "../src/metamanager/module.ts";
 import type { Bus } from "../src/metamanager/outbox.ts";
 import { MetaManager } from "../src/metamanager/process.ts";
@@ -26,19 +27,15 @@ import { replay } from "../src/replay/replay.ts";
 import { silentLogger } from "../src/logger.ts";
 import { Checkpointer } from "../src/store/checkpointer.ts";
 import { Store } from "../src/store/store.ts";
-import {
-  latencySummary,
-  mb,
-  processCpuMs,
-  procStatus,
-  resetPeakRss,
-  round,
-  RssSampler,
-} from "./stats.ts";
+import { cpuUs, latencySummary, mb, procStatus, resetPeakRss, round, RssSampler } from "./stats.ts";
 
 /** What to run. */
 export interface LibSpec {
   driver: "loop" | "replay";
+  /** Compatibility mode of the loop driver (default fixed, as serve runs). */
+  mode?: CompatMode;
+  /** How the loop driver decodes lines (default raw, as serve's bridge does). */
+  transport?: Transport;
   batch: number;
   phases: { name: string; journal: string; db: string }[];
 }
@@ -67,7 +64,7 @@ export interface PhaseResult {
 }
 
 /** A bus that serializes every delivery as the WebSocket bridge would, then drops it. */
-class SerializingBus implements Bus {
+export class SerializingBus implements Bus {
   messages = 0;
   bytes = 0;
   #out(msg: Message): void {
@@ -92,7 +89,7 @@ class SerializingBus implements Bus {
  * Journal lines, read ahead from the file in bounded chunks and split in bulk (one await
  * per chunk, not per line: the feeder stands in for socket buffers and should cost little).
  */
-class LineFeeder {
+export class LineFeeder {
   #reader: ReadableStreamDefaultReader<Uint8Array>;
   #decoder = new TextDecoder();
   #partial = "";
@@ -134,9 +131,15 @@ class LineFeeder {
   }
 }
 
+/**
+ * One journal through the serve batch loop (runMetaManagerLoop) as serve runs it, in
+ * `mode` with lines decoded as `transport` delivers them.
+ */
 export async function runLoopPhase(
   phase: LibSpec["phases"][number],
   batch: number,
+  mode: CompatMode = "fixed",
+  transport: Transport = "raw",
 ): Promise<PhaseResult> {
   // As serve opens it: WAL, synchronous FULL with the fsync off the JS thread, and
   // checkpoints in a background worker.
@@ -146,7 +149,7 @@ export async function runLoopPhase(
   const mm = new MetaManager({
     store,
     bus,
-    mode: "fixed",
+    mode,
     identity: systemIdentity,
     logger: silentLogger,
     connected: false,
@@ -168,7 +171,7 @@ export async function runLoopPhase(
       if (text === undefined) return undefined;
       const t = performance.now();
       try {
-        const msg = parseMessage(text);
+        const msg = parseMessage(text, transport);
         taken.set(msg, t);
         takenCount++;
         return msg;
@@ -178,7 +181,7 @@ export async function runLoopPhase(
     }
   };
   const started = performance.now();
-  const cpu0 = processCpuMs();
+  const cpu0 = cpuUs();
   await runMetaManagerLoop({
     mm,
     store,
@@ -206,7 +209,7 @@ export async function runLoopPhase(
     checkpointer,
   }, abort.signal);
   const seconds = (performance.now() - started) / 1000;
-  const cpuMs = processCpuMs() - cpu0;
+  const cpuMs = (cpuUs() - cpu0) / 1000;
   sampler.stop();
   const hwm = procStatus("self")?.hwm ?? NaN;
   try {
@@ -246,7 +249,7 @@ export async function runReplayPhase(phase: LibSpec["phases"][number]): Promise<
   resetPeakRss();
   sampler.start(20);
   const started = performance.now();
-  const cpu0 = processCpuMs();
+  const cpu0 = cpuUs();
   const summary = await replay({
     journal: file.readable,
     store,
@@ -264,7 +267,7 @@ export async function runReplayPhase(phase: LibSpec["phases"][number]): Promise<
     },
   });
   const seconds = (performance.now() - started) / 1000;
-  const cpuMs = processCpuMs() - cpu0;
+  const cpuMs = (cpuUs() - cpu0) / 1000;
   sampler.stop();
   const hwm = procStatus("self")?.hwm ?? NaN;
   store.close();
@@ -304,7 +307,7 @@ if (import.meta.main) {
   }
   for (const phase of spec.phases) {
     const r = spec.driver === "loop"
-      ? await runLoopPhase(phase, spec.batch)
+      ? await runLoopPhase(phase, spec.batch, spec.mode, spec.transport)
       : await runReplayPhase(phase);
     results.push(r);
     console.error(

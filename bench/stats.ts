@@ -4,6 +4,8 @@
  * @module
  */
 
+import process from "node:process";
+
 /** The `p`-th percentile (0–100, nearest rank) of `values` (sorted in place). */
 export function percentile(values: Float64Array, p: number): number {
   if (values.length === 0) return NaN;
@@ -112,6 +114,16 @@ export function processCpuMs(pid: number | "self" = "self"): number {
   } catch {
     return NaN;
   }
+}
+
+/**
+ * CPU time (user + system, all threads) of this process in µs, from getrusage: exact to the
+ * microsecond, where /proc's counters move in 10 ms ticks (or, for a running thread's
+ * schedstat, only at scheduler ticks), too coarse for short steps.
+ */
+export function cpuUs(): number {
+  const u = process.cpuUsage();
+  return u.user + u.system;
 }
 
 /** Time the calling thread has spent on a CPU, in ns (excludes waiting to run). */
