@@ -1,12 +1,12 @@
 /**
- * The comparator of tests/support/compare.ts can fail: real differences in the events or
+ * The comparator of src/replay/compare.ts can fail: real differences in the events or
  * the database are reported, while what the reference format leaves open (fresh ids,
  * fresh timestamps, the order of one pod-status sync, JSON spelling, panic and error
  * texts) is not.
  */
 
 import assert from "node:assert/strict";
-import { compareDb, compareEvents } from "./support/compare.ts";
+import { compareDb, compareEvents } from "../src/replay/compare.ts";
 
 const JOURNALS = new URL("../fixtures/journals/", import.meta.url);
 
@@ -62,6 +62,34 @@ Deno.test("an event whose content changed is reported with both normalised forms
     /^event 2 differs:\n {2}expected: .*"content":"OK".*\n {2}actual: {3}.*"content":"KO"/,
   );
   assert.equal(r.summary, "events: 47 expected, 47 actual, 1 differ");
+});
+
+Deno.test("each difference names its lines: expected file, actual file, journal", () => {
+  const out = lines(crudOut);
+  out[1] = out[1].replace('"content":"OK"', '"content":"KO"');
+  const r = compareEvents(crudJournal, crudOut, ["", ...out].map((l) => l + "\n").join(""));
+  assert.deepEqual(r.locations, [{ expectedLine: 2, actualLine: 3, journalLine: 1 }]);
+  const extra = lines(crudOut);
+  extra.push(extra[1].replace('"in":1,', '"in":31,'));
+  assert.deepEqual(compareEvents(crudJournal, crudOut, unlines(extra)).locations, [
+    { expectedLine: undefined, actualLine: 48, journalLine: 31 },
+  ]);
+});
+
+Deno.test("fromLine compares only the events of journal lines from that one on", () => {
+  const out = lines(crudOut);
+  const tail = out.filter((l) => JSON.parse(l).in >= 20);
+  assert.ok(tail.length > 0 && tail.length < out.length);
+  const r = compareEvents(crudJournal, crudOut, unlines(tail), { fromLine: 20 });
+  assert.deepEqual(r.differences, []);
+  assert.equal(r.summary, `events: ${tail.length} expected, ${tail.length} actual, 0 differ`);
+  // Without fromLine the missing head is a difference; a changed tail event still is one.
+  assert.ok(compareEvents(crudJournal, crudOut, unlines(tail)).differences.length > 0);
+  const changed = tail.map((l, i) => i === 0 ? l.replace('"via":', '"via":"x","v":') : l);
+  assert.equal(
+    compareEvents(crudJournal, crudOut, unlines(changed), { fromLine: 20 }).differences.length,
+    1,
+  );
 });
 
 Deno.test("a dropped event is reported", () => {

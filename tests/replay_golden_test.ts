@@ -1,7 +1,7 @@
 /**
  * Golden tests: every reference journal in fixtures/journals and fixtures/fuzz replayed in
  * strict mode must give the events and the database the real KubeEdge MetaManager gave,
- * byte for byte (compare.py --exact, see tests/support/compare.ts); fixtures/transport-raw
+ * byte for byte (compare.py --exact, see src/replay/compare.ts); fixtures/transport-raw
  * holds the outputs for the journals/ inputs replayed with `--transport raw`.
  */
 
@@ -11,7 +11,12 @@ import { parseAnswers } from "../src/replay/stand_ins.ts";
 import { Store } from "../src/store/store.ts";
 import { dumpJson } from "../src/store/dump.ts";
 import type { Transport } from "../src/beehive/wire.ts";
-import { compareDb, compareDbExact, compareEvents, compareEventsExact } from "./support/compare.ts";
+import {
+  compareDb,
+  compareDbExact,
+  compareEvents,
+  compareEventsExact,
+} from "../src/replay/compare.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const JOURNALS = new URL("fixtures/journals/", ROOT);

@@ -20,11 +20,14 @@ function writeAll(file: { writeSync(p: Uint8Array): number }, data: Uint8Array):
   while (off < data.length) off += file.writeSync(data.subarray(off));
 }
 
-/** Lines to `path` (created or truncated), or to stdout when `path` is undefined or `-`. */
-export function openLineWriter(path?: string): LineWriter {
+/**
+ * Lines to `path` (created or truncated; appended to with `append`), or to stdout when
+ * `path` is undefined or `-`.
+ */
+export function openLineWriter(path?: string, append = false): LineWriter {
   const file = path === undefined || path === "-"
     ? Deno.stdout
-    : Deno.openSync(path, { write: true, create: true, truncate: true });
+    : Deno.openSync(path, { write: true, create: true, truncate: !append, append });
   const encoder = new TextEncoder();
   let parts: string[] = [];
   let size = 0;

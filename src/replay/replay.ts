@@ -38,11 +38,30 @@ export interface ReplayOptions {
    * written (`raw`): meta values exactly as received, no number rounded.
    */
   transport?: Transport;
+  /**
+   * Resume: journal lines before this one are read but not processed (only their
+   * `connect` messages set the cloud connection state, the one state process() keeps
+   * between messages), so a replay interrupted after line N continues with N + 1 into
+   * the same database. Default 1.
+   */
+  fromLine?: number;
+  /**
+   * Stops the replay after the line being processed (its writes and the batch so far are
+   * committed); the summary then has `interrupted` set.
+   */
+  signal?: AbortSignal;
 }
 
 /** What a replay did. */
 export interface ReplaySummary {
+  /** The last journal line read (processed, reported as an error, or skipped). */
   lines: number;
+  /** The last journal line processed or reported (0 when none): resume after it. */
+  lastLine: number;
+  /** Lines before `fromLine`, not processed. */
+  skipped: number;
+  /** Whether the replay stopped early on {@link ReplayOptions.signal}. */
+  interrupted: boolean;
   messages: number;
   events: number;
   errors: number;
@@ -60,6 +79,9 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   let currentLine = 0;
   const summary: ReplaySummary = {
     lines: 0,
+    lastLine: 0,
+    skipped: 0,
+    interrupted: false,
     messages: 0,
     events: 0,
     errors: 0,
@@ -82,10 +104,37 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   });
   const db = options.store.db;
   const batchSize = options.batchSize ?? 1000;
+  const fromLine = options.fromLine ?? 1;
+  const signal = options.signal;
+  // A journal read (stdin) may block: an abort must not wait for the next line.
+  const aborted = new Promise<"aborted">((resolve) => {
+    if (signal?.aborted) resolve("aborted");
+    signal?.addEventListener("abort", () => resolve("aborted"), { once: true });
+  });
+  const entries = readJournal(options.journal, transport);
   let inBatch = 0;
   try {
-    for await (const entry of readJournal(options.journal, transport)) {
+    for (;;) {
+      if (signal?.aborted) {
+        summary.interrupted = true;
+        break;
+      }
+      const next = signal ? await Promise.race([entries.next(), aborted]) : await entries.next();
+      if (next === "aborted") {
+        summary.interrupted = true;
+        break;
+      }
+      if (next.done) break;
+      const entry = next.value;
       summary.lines = entry.line;
+      if (entry.line < fromLine) {
+        summary.skipped++;
+        if ("message" in entry && entry.message.route.operation === "connect") {
+          mm.processNodeConnection(entry.message);
+        }
+        continue;
+      }
+      summary.lastLine = entry.line;
       if ("error" in entry) {
         summary.errors++;
         recorder.error(entry.line, entry.error);
@@ -109,6 +158,8 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   } catch (e) {
     db.rollback();
     throw e;
+  } finally {
+    if (summary.interrupted) void entries.return(undefined).catch(() => {});
   }
   summary.events = recorder.events;
   summary.elapsedMs = performance.now() - started;

@@ -19,6 +19,8 @@
  * with universal newlines. Inputs on which `compare.py` would crash (a line that is not
  * JSON in an event file, a non-object event, an unhashable id) throw here.
  *
+ * `replay --expect` / `--expect-db` and the golden tests both compare through this module.
+ *
  * @module
  */
 
@@ -39,6 +41,29 @@ export interface Comparison {
   differences: string[];
   /** The figure `compare.py` prints last, e.g. `events: 47 expected, 47 actual, 0 differ`. */
   summary: string;
+  /**
+   * Where each of {@link differences} is (same order), for event comparisons: the line of
+   * the expected and of the actual output file (absent for a missing event) and the
+   * journal line (`in`) the event belongs to.
+   */
+  locations?: EventLocation[];
+}
+
+/** Where a differing event is: lines of the two output files and of the journal. */
+export interface EventLocation {
+  expectedLine?: number;
+  actualLine?: number;
+  journalLine?: number;
+}
+
+/** Options of {@link compareEvents}. */
+export interface CompareEventsOptions {
+  /**
+   * Compare only the events of journal lines from this one on (a replay resumed with
+   * `--from-line`): earlier lines' events are dropped from both outputs before they are
+   * normalised.
+   */
+  fromLine?: number;
 }
 
 // ---- JSON as Python reads it -------------------------------------------------------------
@@ -518,17 +543,26 @@ function loadJournal(text: string): JournalFacts {
   return { ids, timestamps, lineTimestamps, operations };
 }
 
-function readEvents(text: string): PyValue[] {
-  const events: PyValue[] = [];
-  for (const raw of pyLines(text)) {
+/** The events of an output file, each with its line number in the file. */
+function readEvents(text: string, fromLine = 0): { value: PyValue; line: number }[] {
+  const events: { value: PyValue; line: number }[] = [];
+  for (const [index, raw] of pyLines(text).entries()) {
     if (raw.startsWith("#### DB DUMP")) break;
     const line = strip(raw);
     if (line === "") continue;
+    let value: PyValue;
     try {
-      events.push(pyLoads(line));
+      value = pyLoads(line);
     } catch (e) {
-      throw new SyntaxError(`event line is not JSON (${(e as Error).message}): ${line}`);
+      throw new SyntaxError(
+        `event line ${index + 1} is not JSON (${(e as Error).message}): ${line.slice(0, 200)}`,
+      );
     }
+    if (fromLine > 0 && isDict(value)) {
+      const n = get(value, "in");
+      if ((typeof n === "bigint" || typeof n === "number") && n < fromLine) continue;
+    }
+    events.push({ value, line: index + 1 });
   }
   return events;
 }
@@ -538,11 +572,20 @@ function requireDict(v: PyValue, what: string): PyObject {
   return v;
 }
 
+/** One output normalised: the events in comparable form, each with its line in the file. */
+interface Normalised {
+  events: PyValue[];
+  /** `lines[i]`: the line of the output file event `i` came from. */
+  lines: number[];
+}
+
 /** `normalise`: the event lines of one output in comparable form. */
-function normalise(journal: JournalFacts, text: string): PyValue[] {
+function normalise(journal: JournalFacts, text: string, fromLine = 0): Normalised {
   const groups = new Map<string, { n: PyValue; events: PyObject[] }>();
-  for (const value of readEvents(text)) {
+  const lineOf = new WeakMap<PyObject, number>();
+  for (const { value, line } of readEvents(text, fromLine)) {
     const e = requireDict(value, "event");
+    lineOf.set(e, line);
     const n = get(e, "in");
     const key = hashKey(n);
     let group = groups.get(key);
@@ -585,6 +628,11 @@ function normalise(journal: JournalFacts, text: string): PyValue[] {
     m.content = canon(get(m, "content"));
   };
   const out: PyValue[] = [];
+  const lines: number[] = [];
+  const push = (v: PyValue, from: PyObject) => {
+    out.push(v);
+    lines.push(lineOf.get(from) ?? 0);
+  };
   for (const { n, events } of groups.values()) {
     let messages = events.filter((e) => "message" in e);
     const other = events.filter((e) => !("message" in e));
@@ -600,19 +648,21 @@ function normalise(journal: JournalFacts, text: string): PyValue[] {
       );
       messages = keyed.map((k) => k.e);
     }
-    for (const o of other) if ("panic" in o) out.push({ in: n, panic: true });
+    for (const o of other) {
+      if ("panic" in o) push({ in: n, panic: true }, o);
+    }
     messages.forEach((e, i) => {
       delete e.content_bytes;
       e.seq = BigInt(i + 1);
       fixMessage(e.message, n);
       if ("reply" in e) fixMessage(e.reply, n);
-      out.push(e);
+      push(e, e);
     });
     for (const o of other) {
-      if (!("panic" in o)) out.push("error" in o ? { in: n, error: true } : o);
+      if (!("panic" in o)) push("error" in o ? { in: n, error: true } : o, o);
     }
   }
-  return out;
+  return { events: out, lines };
 }
 
 /**
@@ -630,22 +680,34 @@ export function compareEvents(
   journalText: string,
   expectedText: string,
   actualText: string,
+  options: CompareEventsOptions = {},
 ): Comparison {
   const journal = loadJournal(journalText);
-  const a = normalise(journal, expectedText).map((e) => pyDumps(e, true));
-  const b = normalise(journal, actualText).map((e) => pyDumps(e, true));
+  const na = normalise(journal, expectedText, options.fromLine);
+  const nb = normalise(journal, actualText, options.fromLine);
+  const a = na.events.map((e) => pyDumps(e, true));
+  const b = nb.events.map((e) => pyDumps(e, true));
   const differences: string[] = [];
+  const locations: EventLocation[] = [];
   for (let i = 0; i < Math.max(a.length, b.length); i++) {
     const ea = a[i] ?? "<missing>", eb = b[i] ?? "<missing>";
     if (ea !== eb) {
       differences.push(
         `event ${i + 1} differs:\n  expected: ${ea.slice(0, 500)}\n  actual:   ${eb.slice(0, 500)}`,
       );
+      const event = na.events[i] ?? nb.events[i];
+      const n = isDict(event) ? get(event, "in") : null;
+      locations.push({
+        expectedLine: na.lines[i],
+        actualLine: nb.lines[i],
+        journalLine: typeof n === "bigint" || typeof n === "number" ? Number(n) : undefined,
+      });
     }
   }
   return {
     differences,
     summary: `events: ${a.length} expected, ${b.length} actual, ${differences.length} differ`,
+    locations,
   };
 }
 
