@@ -39,6 +39,8 @@ import { LineFeeder, runLoopPhase, SerializingBus } from "./lib_run.ts";
 import { cpuUs, round } from "./stats.ts";
 
 const BATCH = 512;
+/** Measured rounds of each variant and journal (after one warm-up). */
+const ROUNDS = 2;
 
 interface Row {
   step: string;
@@ -181,6 +183,31 @@ async function machinery(msgs: Message[]): Promise<number> {
   return round((cpuUs() - t) / msgs.length, 2);
 }
 
+/**
+ * What runLoopPhase adds to the path to measure it: a taken-time map and two clock reads
+ * per message, a latency array, and RSS samples (every 128 messages and every 20 ms of
+ * the run's `seconds`).
+ */
+function harnessCost(msgs: Message[], seconds: number): number {
+  const run = () => {
+    const taken = new Map<Message, number>();
+    const latencies: number[] = [];
+    for (let i = 0; i < msgs.length; i++) {
+      taken.set(msgs[i], performance.now());
+      if ((i & 127) === 0) Deno.memoryUsage();
+    }
+    for (const m of msgs) {
+      latencies.push(performance.now() - taken.get(m)!);
+      taken.delete(m);
+    }
+    for (let k = 0; k < seconds * 50; k++) Deno.memoryUsage();
+  };
+  run();
+  const t = cpuUs();
+  run();
+  return round((cpuUs() - t) / msgs.length, 2);
+}
+
 /** The parts of handle(), each timed alone on the same messages (warm). */
 function handleParts(v: Variant, lines: string[], db: string): Row[] {
   const rows: Row[] = [];
@@ -277,15 +304,33 @@ async function measure(dir: string, v: Variant, j: Journal, n: number): Promise<
     s.db.checkpoint();
     s.close();
   };
-  // warm-up of every code path, then the measured runs
+  // A warm-up of both, then ROUNDS of each, alternating (the machine's speed drifts): the
+  // mean of each step and of the loop over the rounds.
   const db = `${dir}/b.db`;
+  const steps = new Map<string, number>();
+  let messages: Message[] = [];
+  let loopUs = 0, loopSeconds = 0;
+  const runLoop = async () => {
+    await prefill(db);
+    const r = await runLoopPhase({ name: j.name, journal: path, db }, BATCH, v.mode, v.transport);
+    loopSeconds += r.seconds;
+    return r.cpu_us_per_msg;
+  };
   await prefill(db);
   await instrumented(v, path, n, db);
-  await prefill(db);
-  const { steps, messages } = await instrumented(v, path, n, db);
+  await runLoop();
+  loopSeconds = 0;
+  for (let r = 0; r < ROUNDS; r++) {
+    await prefill(db);
+    const one = await instrumented(v, path, n, db);
+    messages = one.messages;
+    for (const [k, us] of one.steps) steps.set(k, (steps.get(k) ?? 0) + us / ROUNDS);
+    loopUs += (await runLoop()) / ROUNDS;
+  }
+  for (const [k, us] of steps) steps.set(k, round(us, 2));
+  const loop = { cpu_us_per_msg: round(loopUs, 1) };
   const mach = await machinery(messages);
-  await prefill(db);
-  const loop = await runLoopPhase({ name: j.name, journal: path, db }, BATCH, v.mode, v.transport);
+  const harness = harnessCost(messages, loopSeconds / ROUNDS);
   await prefill(db);
   const parts = handleParts(v, j.lines, db);
   const label: Record<string, string> = {
@@ -299,6 +344,10 @@ async function measure(dir: string, v: Variant, j: Journal, n: number): Promise<
   };
   const rows: Row[] = [...steps].map(([k, us]) => ({ step: label[k] ?? k, us }));
   rows.push({ step: "loop machinery (receive, batching, promises, setImmediate)", us: mach });
+  rows.push({
+    step: "bench bookkeeping of the loop run (latency per message, RSS samples)",
+    us: harness,
+  });
   const handleUs = steps.get("handle") ?? 0;
   const partsSum = parts.filter((p) => !p.step.startsWith("  ")).reduce((a, p) => a + p.us, 0);
   parts.push({

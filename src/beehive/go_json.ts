@@ -115,11 +115,76 @@ function writeSorted(value: unknown, out: string[]): void {
 
 const ARRAY_INDEX = /^(?:0|[1-9]\d{0,9})$/;
 
+/** Thrown by {@link sortedForStringify} for what plain JSON.stringify cannot express. */
+const NEEDS_SLOW_PATH = new Error("value needs the slow path of goMarshal");
+
+/**
+ * `value` with every object whose keys are not in Go's order replaced by a sorted copy
+ * (objects and arrays that need no change are returned as they are, nothing else is
+ * copied), for one native JSON.stringify without a replacer: calling a replacer for every
+ * value cost more than the stringify itself. Throws NEEDS_SLOW_PATH at a -0, a RawNumber
+ * or an integer-like key (JS enumerates those first).
+ */
+function sortedForStringify(v: unknown): unknown {
+  if (typeof v !== "object") {
+    if (v === 0 && 1 / v < 0) throw NEEDS_SLOW_PATH;
+    return v;
+  }
+  if (v === null) return v;
+  if (Array.isArray(v)) {
+    let copy: unknown[] | undefined;
+    for (let i = 0; i < v.length; i++) {
+      const x = v[i];
+      const y = (typeof x === "object" && x !== null) || x === 0 ? sortedForStringify(x) : x;
+      if (y !== x) (copy ??= v.slice())[i] = y;
+    }
+    return copy ?? v;
+  }
+  if (v instanceof RawNumber) throw NEEDS_SLOW_PATH;
+  const record = v as Record<string, unknown>;
+  const keys = Object.keys(record);
+  let sorted = true;
+  for (let i = 0; i < keys.length; i++) {
+    const c = keys[i].charCodeAt(0);
+    if (c >= 0x30 && c <= 0x39 && ARRAY_INDEX.test(keys[i])) throw NEEDS_SLOW_PATH;
+    if (i > 0 && sorted && compareUtf8(keys[i - 1], keys[i]) > 0) sorted = false;
+  }
+  let copy: Record<string, unknown> | undefined;
+  if (!sorted) {
+    keys.sort(compareUtf8);
+    copy = {};
+  }
+  for (const k of keys) {
+    const x = record[k];
+    const y = (typeof x === "object" && x !== null) || x === 0 ? sortedForStringify(x) : x;
+    if (copy !== undefined) copy[k] = y;
+    else if (y !== x) {
+      copy = {};
+      for (const k2 of keys) copy[k2] = record[k2];
+      copy[k] = y;
+    }
+  }
+  return copy ?? v;
+}
+
 /**
  * Go's `json.Marshal` of a generic value (maps have sorted keys), with HTML escaping.
  * Strings, numbers, booleans, null, arrays, plain objects and {@link RawNumber}s.
  */
 export function goMarshal(value: unknown): string {
+  let prepared: unknown;
+  try {
+    prepared = sortedForStringify(value);
+  } catch (e) {
+    // NEEDS_SLOW_PATH, or nesting deeper than this stack (the replacer path copes)
+    if (e !== NEEDS_SLOW_PATH && !(e instanceof RangeError)) throw e;
+    return goMarshalReplacer(value);
+  }
+  return escapeHtml(JSON.stringify(prepared) ?? "null");
+}
+
+/** {@link goMarshal} through a JSON.stringify replacer, else the sorted writer. */
+function goMarshalReplacer(value: unknown): string {
   // Fast path: JSON.stringify with objects re-built in sorted key order. It cannot express
   // RawNumbers, nor reorder integer-like keys (JS always enumerates those first).
   let slow = false;

@@ -10,9 +10,11 @@
  */
 
 import {
+  decodeGoString,
   decodeGoValue,
   decodeMembers,
   foldFieldKey,
+  GO_MAX_DEPTH,
   GoSyntaxError,
   goTrimSpace,
   type GoValue,
@@ -186,10 +188,131 @@ function decodeFrame(text: string): Message {
 }
 
 /**
+ * Index of the closing quote of the string literal opening at `i`, or -1 (no checks: the
+ * text is validated separately).
+ */
+function stringEnd(text: string, i: number): number {
+  for (;;) {
+    const k = text.indexOf('"', i + 1);
+    if (k < 0) return -1;
+    let b = k - 1;
+    while (text.charCodeAt(b) === 0x5c) b--;
+    if ((k - 1 - b) % 2 === 0) return k; // an even run of backslashes: not escaped
+    i = k;
+  }
+}
+
+/**
+ * Where the JSON value at `i` ends and how deeply it nests, by brackets and quotes alone
+ * (a quick scan, no decoding); undefined when unbalanced. Only an extent: the value is
+ * validated by parsing it.
+ */
+function valueExtent(text: string, i: number): { end: number; depth: number } | undefined {
+  const first = text.charCodeAt(i);
+  if (first !== 0x7b && first !== 0x5b) {
+    let j = i;
+    for (;;) {
+      const c = text.charCodeAt(j);
+      // letters, digits, + - . (numbers, true, false, null)
+      if (
+        (c >= 0x30 && c <= 0x39) || (c >= 0x61 && c <= 0x7a) || (c >= 0x41 && c <= 0x5a) ||
+        c === 0x2b || c === 0x2d || c === 0x2e
+      ) j++;
+      else return j > i ? { end: j, depth: 0 } : undefined;
+    }
+  }
+  let depth = 0, max = 0;
+  for (let j = i; j < text.length; j++) {
+    const c = text.charCodeAt(j);
+    if (c === 0x22) {
+      j = stringEnd(text, j);
+      if (j < 0) return undefined;
+    } else if (c === 0x7b || c === 0x5b) {
+      if (++depth > max) max = depth;
+    } else if (c === 0x7d || c === 0x5d) {
+      if (--depth === 0) return { end: j + 1, depth: max };
+    }
+  }
+  return undefined;
+}
+
+/** Largest content (in characters) whose decoded value a parsed message keeps. */
+const KEEP_DECODED_CHARS = 32 * 1024;
+
+/**
+ * decodeText for the common message, decoding its content once: header, route and other
+ * members through the Go decoder, the content (the bulk of the line) by its extent and
+ * one native `JSON.parse`, whose value Inject then uses (see Content.fromWire). For one
+ * JSON value JSON.parse and Go's decoder accept exactly the same texts but for nesting
+ * deeper than Go's limit, which is checked here. Undefined when the line is anything
+ * else (invalid, a top-level value other than an object): the full decoder then decides,
+ * and words the error. Exported for the tests; `trimmed` is stripped of Go white space.
+ */
+export function decodeTextFast(trimmed: string): Message | undefined {
+  if (trimmed.charCodeAt(0) !== 0x7b) return undefined;
+  const members: Member[] = [];
+  let parsed: { member: Member; value: unknown } | undefined;
+  let i = skipGoWs(trimmed, 1);
+  if (trimmed.charCodeAt(i) === 0x7d) return undefined;
+  for (;;) {
+    if (trimmed.charCodeAt(i) !== 0x22) return undefined;
+    let key: string;
+    [key, i] = decodeGoString(trimmed, i);
+    i = skipGoWs(trimmed, i);
+    if (trimmed.charCodeAt(i) !== 0x3a) return undefined;
+    const start = skipGoWs(trimmed, i + 1);
+    const c = trimmed.charCodeAt(start);
+    if ((c === 0x7b || c === 0x5b) && foldFieldKey(key) === "content") {
+      const extent = valueExtent(trimmed, start);
+      if (extent === undefined || extent.depth + 1 > GO_MAX_DEPTH) return undefined;
+      const slice = trimmed.slice(start, extent.end);
+      let value: unknown;
+      try {
+        value = JSON.parse(slice);
+      } catch {
+        return undefined;
+      }
+      const member: Member = { key, start, end: extent.end, value: value as GoValue };
+      members.push(member);
+      // A queued message keeps its decoded content until processed (about 1.4 times the
+      // text for a pod): only small contents keep it; a large one is parsed again then.
+      parsed = slice.length <= KEEP_DECODED_CHARS ? { member, value } : undefined;
+      i = extent.end;
+    } else {
+      const d = decodeGoValue(trimmed, start, 1, "validate");
+      members.push({ key, start, end: d.end, value: d.value, typeError: d.typeError });
+      i = d.end;
+    }
+    i = skipGoWs(trimmed, i);
+    const next = trimmed.charCodeAt(i);
+    if (next === 0x7d) break;
+    if (next !== 0x2c) return undefined;
+    i = skipGoWs(trimmed, i + 1);
+  }
+  if (i + 1 !== trimmed.length) return undefined;
+  return fromMembers(trimmed, members, "validate", parsed);
+}
+
+/**
  * Decodes a message handed over as text (json.Unmarshal of the line stripped of Go white
  * space): exactly one JSON object; content kept as its JSON text.
  */
 function decodeText(text: string): Message {
+  const trimmed = goTrimSpace(text);
+  try {
+    const fast = decodeTextFast(trimmed);
+    if (fast !== undefined) return fast;
+  } catch (e) {
+    if (!(e instanceof GoSyntaxError)) throw e; // WireError: the same as the full decoder's
+  }
+  return decodeTextFull(text);
+}
+
+/**
+ * {@link parseMessage} of the raw transport without the fast path of decodeTextFast (the
+ * tests compare the two).
+ */
+export function decodeTextFull(text: string): Message {
   const trimmed = goTrimSpace(text);
   let top, other: GoValue = null;
   try {
@@ -208,7 +331,12 @@ function decodeText(text: string): Message {
   return fromMembers(trimmed, top.members, "validate");
 }
 
-function fromMembers(text: string, members: Member[], numbers: NumberMode): Message {
+function fromMembers(
+  text: string,
+  members: Member[],
+  numbers: NumberMode,
+  parsed?: { member: Member; value: unknown },
+): Message {
   const header = emptyHeader(), route = emptyRoute();
   let content: Member | undefined;
   for (const m of members) {
@@ -221,7 +349,12 @@ function fromMembers(text: string, members: Member[], numbers: NumberMode): Mess
   let c = Content.NULL;
   if (content !== undefined && content.value !== null) {
     if (numbers === "float64" || typeof content.value === "string") c = Content.of(content.value);
-    else c = Content.fromWire(text.slice(content.start, content.end));
+    else {
+      c = Content.fromWire(
+        text.slice(content.start, content.end),
+        parsed?.member === content ? parsed.value : undefined,
+      );
+    }
   }
   return { header, route, content: c };
 }
