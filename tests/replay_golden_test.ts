@@ -124,8 +124,6 @@ const NOT_YET = new Set([
   "a10-sendresp-unregistered-type",
   "a17-nul-in-resource",
   "a18-deep-nesting",
-  "a19-bom-first-line",
-  "a20-dump-rv-above-2p53",
 ]);
 
 for (const name of FUZZ_NAMES) {

@@ -605,6 +605,7 @@ Deno.test({
     assert.equal(BigInt(s.metaV2.all()[0].resourceversion), 9007199254740993n);
     assert.equal(s.metaV2.select(PODS, "d", "p").length, 1);
     assert.equal(dumpDatabase(s.db).meta_v2[0].resourceversion, "9007199254740993");
+    assert.match(dumpJson(s.db), /"resourceversion": 9007199254740993,/);
     s.close();
   },
 });

@@ -52,6 +52,8 @@ const INT64_MIN = -9223372036854775808n;
  */
 const LONG_INTEGER = /(?:^|[:,[])\s*-?\d{16}/;
 const INTEGER = /^-?\d+$/;
+/** A `-0` number token (an integer literal the unstructured decoder reads as int64 0). */
+const NEGATIVE_ZERO = /(?:^|[:,[])\s*-0(?![.\deE])/;
 
 /**
  * Parses JSON the way Kubernetes' unstructured decoder does: integer literals that fit
@@ -59,10 +61,11 @@ const INTEGER = /^-?\d+$/;
  * everything else becomes a float64.
  */
 export function parseJsonExact(text: string): unknown {
-  if (!LONG_INTEGER.test(text)) return JSON.parse(text);
+  if (!LONG_INTEGER.test(text) && !NEGATIVE_ZERO.test(text)) return JSON.parse(text);
   return JSON.parse(
     text,
     (_key, value, context?: { source?: string }) => {
+      if (Object.is(value, -0) && INTEGER.test(context?.source ?? "")) return 0; // int64 0
       if (typeof value !== "number" || Number.isSafeInteger(value)) return value;
       const source = context?.source;
       if (source === undefined || !INTEGER.test(source)) return value;

@@ -26,7 +26,8 @@ export async function* readLines(
   stream: ReadableStream<Uint8Array>,
   maxBytes = MAX_LINE_BYTES,
 ): AsyncGenerator<{ line: number; text: string; tooLong?: number }> {
-  const decoder = new TextDecoder();
+  // A byte-order mark is input like any other (Go does not skip it: the line is invalid).
+  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   let parts: Uint8Array[] = [];
   let size = 0;
   let skipping = false;

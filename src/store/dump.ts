@@ -28,28 +28,43 @@ function byKey(a: { key: string }, b: { key: string }): number {
   return compareUtf8(a.key, b.key);
 }
 
-/** Reads both tables (a table that does not exist dumps as empty). */
-export function dumpDatabase(
-  db: Pick<Database, "tables" | "sqlite"> & { shape?: SchemaShape },
-): Dump {
+/** `JSON.rawJSON` (V8 has it; Deno's bundled lib types do not yet). */
+const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
+
+type DumpSource = Pick<Database, "tables" | "sqlite"> & { shape?: SchemaShape };
+
+function readTables(db: DumpSource): { meta: MetaRow[]; meta_v2: StoredMetaV2Row[] } {
   const tables = new Set(db.tables());
   const meta = tables.has("meta") ? new MetaDao(db).all() : [];
   const v2 = tables.has("meta_v2") ? new MetaV2Dao(db).storedRows() : [];
+  return { meta: meta.sort(byKey), meta_v2: v2.sort(byKey) };
+}
+
+/**
+ * Reads both tables (a table that does not exist dumps as empty). A resourceversion
+ * beyond 2^53 is given as its decimal string (a JS number would round it).
+ */
+export function dumpDatabase(db: DumpSource): Dump {
+  const { meta, meta_v2 } = readTables(db);
   return {
-    meta: meta.sort(byKey),
-    meta_v2: v2.map((r) => ({
+    meta,
+    meta_v2: meta_v2.map((r) => ({
       ...r,
-      // A version beyond 2^53 is written as a decimal string (JSON numbers would round it).
       resourceversion: typeof r.resourceversion === "bigint"
         ? r.resourceversion.toString()
         : r.resourceversion,
-    })).sort(byKey),
+    })),
   };
 }
 
-/** The dump as JSON text (two-space indentation, trailing newline). */
-export function dumpJson(
-  db: Pick<Database, "tables" | "sqlite"> & { shape?: SchemaShape },
-): string {
-  return JSON.stringify(dumpDatabase(db), null, 2) + "\n";
+/**
+ * The dump as JSON text (two-space indentation, trailing newline); `resourceversion` is
+ * a JSON integer at any size, as the reference dumps write it.
+ */
+export function dumpJson(db: DumpSource): string {
+  return JSON.stringify(
+    readTables(db),
+    (_k, v) => typeof v === "bigint" ? rawJson(v.toString()) : v,
+    2,
+  ) + "\n";
 }
