@@ -219,9 +219,12 @@ function goMarshalReplacer(value: unknown): string {
   return escapeHtml(out.join(""));
 }
 
-/** True when JSON text holds an integer literal long enough to need {@link parseJsonExact}. */
+/**
+ * True when JSON text needs {@link parseJsonExact}: an integer literal long enough to
+ * lose digits as a JS number, or an integer `-0` (int64 0, not float64 -0).
+ */
 export function hasLongInteger(json: string): boolean {
-  return LONG_INTEGER.test(json);
+  return LONG_INTEGER.test(json) || NEGATIVE_ZERO.test(json);
 }
 
 const COMPACT_CANDIDATE = /[ \t\n\r<>&\u2028\u2029]/;
