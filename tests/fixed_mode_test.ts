@@ -311,3 +311,32 @@ Deno.test("list item without apiVersion and kind: strict records a panic and kee
     assert.equal(answer.message.content, null, "the list was not stored in meta");
   }
 });
+
+// ---- e. response of an unregistered message context type -------------------------------
+
+Deno.test("sync query with header.type unixpacket: strict drops the reply (no such beehive context), fixed answers it", () => {
+  const query = message({
+    header: { msg_id: "q-1", timestamp: 1700000000000, sync: true, type: "unixpacket" },
+    route: { source: "edged", group: "meta", operation: "query", resource: "default/pod/web" },
+    content: null,
+  });
+  const strict = processAll("strict", [query]);
+  assert.deepEqual(
+    shape(strict.sent),
+    [],
+    "strict: beehive's SendResp finds no unixpacket context",
+  );
+  const fixed = processAll("fixed", [query]);
+  assert.deepEqual(shape(fixed.sent), ["resp  response"]);
+  assert.equal(fixed.sent[0].msg.header.parentMsgId, "q-1");
+  assert.equal(fixed.sent[0].msg.header.type, "unixpacket");
+  // the channel context ("" or "channel") answers in both modes
+  for (const type of ["", "channel"]) {
+    const q = message({
+      header: { msg_id: "q-2", timestamp: 1700000000000, sync: true, type },
+      route: { source: "edged", group: "meta", operation: "query", resource: "default/pod/web" },
+      content: null,
+    });
+    assert.deepEqual(shape(processAll("strict", [q]).sent), ["resp  response"], `type ${type}`);
+  }
+});

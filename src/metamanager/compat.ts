@@ -34,13 +34,25 @@ export interface Quirks {
    * meta write leaves the meta_v2 change in place.
    */
   nonAtomicWrites: boolean;
+  /**
+   * beehive's SendResp picks the message context by `header.type` (`""` means `channel`);
+   * edgecore registers only the channel context, so a response whose type is anything
+   * else (`unixpacket`, the socket context) is dropped with an error log and its sync
+   * waiter times out (beehive pkg/core/context/context_factory.go SendResp, v1.10).
+   * Fixed mode hands it to the waiter: every module of this process is on the channel bus.
+   */
+  respDroppedForUnknownContext: boolean;
 }
+
+/** The message context types edgecore registers (beehive InitContext: channel only). */
+export const REGISTERED_MESSAGE_CONTEXTS: ReadonlySet<string> = new Set(["", "channel"]);
 
 const STRICT: Quirks = {
   insertKeepsStaleRow: true,
   errorParentIsRequestParent: true,
   crashOnMalformedListItem: true,
   nonAtomicWrites: true,
+  respDroppedForUnknownContext: true,
 };
 
 const FIXED: Quirks = {
@@ -48,6 +60,7 @@ const FIXED: Quirks = {
   errorParentIsRequestParent: false,
   crashOnMalformedListItem: false,
   nonAtomicWrites: false,
+  respDroppedForUnknownContext: false,
 };
 
 /** The quirk switches of a mode. */

@@ -17,7 +17,7 @@ import {
 } from "../beehive/message.ts";
 import type { Store } from "../store/store.ts";
 import { type Logger, silentLogger } from "../logger.ts";
-import { type CompatMode, type Quirks, quirksFor } from "./compat.ts";
+import { type CompatMode, type Quirks, quirksFor, REGISTERED_MESSAGE_CONTEXTS } from "./compat.ts";
 import { inject, MalformedListItem } from "./inject.ts";
 import { type Bus, type ChangeListener, type Delivery, Outbox, type Taken } from "./outbox.ts";
 import { alwaysRemote, parseResource, requireRemoteQuery } from "./resource.ts";
@@ -281,8 +281,19 @@ export class MetaManager {
 
   /** sendToEdged: SendResp when `sync`, else Send to edged. */
   sendToEdged(msg: Message, sync: boolean): void {
-    if (sync) this.outbox.push({ via: "resp", msg });
-    else this.outbox.push({ via: "send", to: EDGED_MODULE, msg });
+    if (sync) {
+      if (
+        this.quirks.respDroppedForUnknownContext &&
+        !REGISTERED_MESSAGE_CONTEXTS.has(msg.header.type)
+      ) {
+        this.#log.error(
+          `message context for module doesn't exist, module name: ${msg.route.source}`,
+          { msg_id: msg.header.msgId, type: msg.header.type },
+        );
+        return;
+      }
+      this.outbox.push({ via: "resp", msg });
+    } else this.outbox.push({ via: "send", to: EDGED_MODULE, msg });
   }
 
   /** sendToCloud: SendToGroup(contextSendGroup). */
