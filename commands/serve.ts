@@ -76,13 +76,6 @@ Examples:
         "edgecoreMeta.allowRemote": opts.allowRemote,
       });
       const logger = createLogger(config.edgecoreMeta.logLevel);
-      let svc: EdgeMetaService;
-      try {
-        svc = await EdgeMetaService.start({ config, logger, create: opts.create ?? false });
-      } catch (e) {
-        if (e instanceof DatabaseError) throw e;
-        throw new CommandError(`Cannot start serve: ${(e as Error).message}`);
-      }
       const timeoutSeconds = opts.shutdownTimeout === undefined
         ? DEFAULT_SHUTDOWN_TIMEOUT_S
         : Number(opts.shutdownTimeout);
@@ -93,15 +86,23 @@ Examples:
           2,
         );
       }
+      let svc: EdgeMetaService | undefined;
+      /** A signal that came during start-up: acted on once serve has started. */
+      let early: Deno.Signal | undefined;
       const stopped = Promise.withResolvers<void>();
       let stopping = false;
       const stop = (signal: Deno.Signal) => {
+        if (svc === undefined) {
+          early ??= signal;
+          return;
+        }
+        const service = svc;
         // A terminal's Ctrl-C reaches the whole process group (deno task and serve): a
         // second signal must not cut the first shutdown short.
         if (stopping) {
           logger.info("signal ignored, shutdown in progress", {
             signal,
-            pending: svc.shutdownPhase,
+            pending: service.shutdownPhase,
           });
           return;
         }
@@ -110,16 +111,27 @@ Examples:
         const deadline = setTimeout(() => {
           logger.error("shutdown did not finish in time; exiting", {
             deadline_s: timeoutSeconds,
-            pending: svc.shutdownPhase,
+            pending: service.shutdownPhase,
           });
           Deno.exit(1);
         }, timeoutSeconds * 1000);
-        svc.shutdown().then(stopped.resolve, stopped.reject).finally(() => clearTimeout(deadline));
+        service.shutdown().then(stopped.resolve, stopped.reject).finally(() =>
+          clearTimeout(deadline)
+        );
       };
+      // Installed before start-up: a signal as soon as "serving" is logged (or before) must
+      // still stop serve cleanly, never end the process with the default action.
       const onInt = () => stop("SIGINT"), onTerm = () => stop("SIGTERM");
       Deno.addSignalListener("SIGINT", onInt);
       Deno.addSignalListener("SIGTERM", onTerm);
       try {
+        try {
+          svc = await EdgeMetaService.start({ config, logger, create: opts.create ?? false });
+        } catch (e) {
+          if (e instanceof DatabaseError) throw e;
+          throw new CommandError(`Cannot start serve: ${(e as Error).message}`);
+        }
+        if (early !== undefined) stop(early);
         await stopped.promise;
       } finally {
         Deno.removeSignalListener("SIGINT", onInt);
