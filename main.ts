@@ -12,6 +12,7 @@ import { syncCommand } from "./commands/sync.ts";
 import { diffCommand } from "./commands/diff.ts";
 import { checkCommand } from "./commands/check.ts";
 import { backupCommand } from "./commands/backup.ts";
+import { editCommand } from "./commands/edit.ts";
 import { CommandError } from "./src/errors.ts";
 import { DatabaseError } from "./src/store/db.ts";
 import denoJson from "./deno.json" with { type: "json" };
@@ -39,6 +40,7 @@ Examples:
   edgecore-meta diff yesterday.db /var/lib/kubeedge/edgecore.db
   edgecore-meta backup --db /var/lib/kubeedge/edgecore.db /backup/edgecore.db
   edgecore-meta check --db /var/lib/kubeedge/edgecore.db
+  edgecore-meta edit delete default/pod/nginx-7d9c8b5f6d-dup      through the running serve
   edgecore-meta replay journal.ndjson --expect journal.out.ndjson
   edgecore-meta sync
 
@@ -51,6 +53,7 @@ Examples:
   program.addCommand(diffCommand());
   program.addCommand(backupCommand());
   program.addCommand(checkCommand());
+  program.addCommand(editCommand());
   for (const c of program.commands) {
     // Each command's help also lists the global options (--config, --db, --log-level).
     c.exitOverride().configureHelp({ showGlobalOptions: true });

@@ -56,6 +56,7 @@ Endpoints:
   GET  /v1/modules/{name}?group={group}   WebSocket: become bus module {name}
                                           (e.g. websocket/hub, edged/edged)
   POST /v1/sync                           run meta-internal-sync now ("edgecore-meta sync")
+  POST /v1/rows                           delete or repair one row ("edgecore-meta edit")
   GET  /healthz, /readyz[?verbose]        liveness; readiness (each check with ?verbose)
   GET  /metrics                           Prometheus metrics (also DB size, rows, watchers)
   GET  /api, /apis, /api/v1/...           MetaServer: read-only kubectl-compatible API from meta_v2

@@ -9,12 +9,19 @@ import { CommandError } from "../errors.ts";
 const HINT = "start `edgecore-meta serve`, point to it with --server http://HOST:PORT or " +
   "--server unix:PATH (or --config), or run on a database file with --db PATH";
 
-async function overUnix(path: string, method: string, target: string): Promise<[number, string]> {
+async function overUnix(
+  path: string,
+  method: string,
+  target: string,
+  payloadText = "",
+): Promise<[number, string]> {
   const conn = await Deno.connect({ transport: "unix", path });
   try {
-    const req =
-      `${method} ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\nConnection: close\r\n\r\n`;
+    const payload = new TextEncoder().encode(payloadText);
+    const req = `${method} ${target} HTTP/1.1\r\nHost: localhost\r\nContent-Length: ` +
+      `${payload.length}\r\nConnection: close\r\n\r\n`;
     await conn.write(new TextEncoder().encode(req));
+    if (payload.length > 0) await conn.write(payload);
     const chunks: Uint8Array[] = [];
     const buf = new Uint8Array(65536);
     for (;;) {
@@ -49,18 +56,29 @@ async function overUnix(path: string, method: string, target: string): Promise<[
 }
 
 /**
- * Sends a request to a running serve and returns the body of a 2xx answer.
+ * Sends a request (with `payload` as its body, if given) to a running serve and returns
+ * the body of a 2xx answer.
  * @param server `http://HOST:PORT`, `HOST:PORT` or `unix:PATH`
- * @throws {CommandError} naming the address tried, when unreachable or not 2xx
+ * @throws {CommandError} naming the address tried, when unreachable or not 2xx (with
+ *   serve's error message)
  */
-export async function requestServer(server: string, method: string, path: string): Promise<string> {
+export async function requestServer(
+  server: string,
+  method: string,
+  path: string,
+  payload?: string,
+): Promise<string> {
   let status: number, body: string;
   try {
     if (server.startsWith("unix:")) {
-      [status, body] = await overUnix(server.slice(5), method, path);
+      [status, body] = await overUnix(server.slice(5), method, path, payload);
     } else {
       const base = /^https?:\/\//.test(server) ? server : `http://${server}`;
-      const res = await fetch(new URL(path, base), { method, signal: AbortSignal.timeout(30_000) });
+      const res = await fetch(new URL(path, base), {
+        method,
+        body: payload,
+        signal: AbortSignal.timeout(30_000),
+      });
       [status, body] = [res.status, await res.text()];
     }
   } catch (e) {
@@ -69,8 +87,13 @@ export async function requestServer(server: string, method: string, path: string
     );
   }
   if (status < 200 || status > 299) {
+    let message = body.trim();
+    try {
+      const error = JSON.parse(body)?.error; // serve's problem(): {"error": "..."}
+      if (typeof error === "string") message = error;
+    } catch { /* not JSON: the text as is */ }
     throw new CommandError(
-      `serve at ${server} answered ${status} to ${method} ${path}: ${body.trim()}`,
+      `serve at ${server} answered ${status} to ${method} ${path}: ${message}`,
     );
   }
   return body;

@@ -1,6 +1,6 @@
 /**
- * HTTP routes of serve: the WebSocket module endpoint, the sync trigger, health,
- * readiness and metrics.
+ * HTTP routes of serve: the WebSocket module endpoint, the sync trigger, row edits,
+ * health, readiness and metrics.
  *
  * @module
  */
@@ -9,6 +9,7 @@ import type { StoreGauges } from "./metrics.ts";
 import { detectShape, metaV2Statements } from "../store/schema.ts";
 import type { EdgeMetaService } from "./service.ts";
 import { createMetaServerHandler } from "../metaserver/handler.ts";
+import { parseRowEdit, renderEdit, RowEditError } from "../tools/edit.ts";
 
 const MODULE_PATH = /^\/v1\/modules\/([^/]+)$/;
 
@@ -106,6 +107,25 @@ export function createHandler(
         return text(JSON.stringify({ lines, orphans }) + "\n", 200, "application/json");
       }
       return text(lines.map((l) => l + "\n").join(""), 200, "application/x-ndjson");
+    }
+    if (path === "/v1/rows") {
+      if (req.method !== "POST") {
+        return problem(405, 'use POST with {"action":"delete"|"set","key":...,"value":...}');
+      }
+      const dryRun = url.searchParams.get("dryRun") === "true";
+      try {
+        const limit = svc.config.edgecoreMeta.maxMessageBytes;
+        const body = await req.text();
+        if (body.length > limit) {
+          return problem(413, `the edit is over the ${limit}-byte limit (maxMessageBytes)`);
+        }
+        const result = await svc.editRow(parseRowEdit(body), dryRun);
+        const answer = { text: renderEdit(result, dryRun), applied: result.applied };
+        return text(JSON.stringify(answer) + "\n", 200, "application/json");
+      } catch (e) {
+        if (e instanceof RowEditError) return problem(e.status, e.message);
+        return problem(500, `edit failed: ${(e as Error).message}`);
+      }
     }
     const m = MODULE_PATH.exec(path);
     if (m) {

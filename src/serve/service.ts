@@ -26,6 +26,7 @@ import { deliveryEventLines } from "../replay/recorder.ts";
 import { podStatusSync } from "../metamanager/pod_status_sync.ts";
 import { Checkpointer } from "../store/checkpointer.ts";
 import { Store } from "../store/store.ts";
+import { editRow, type RowEdit, type RowEditResult } from "../tools/edit.ts";
 import { JournalWriter } from "./journal_writer.ts";
 import {
   checkListen,
@@ -337,6 +338,31 @@ export class EdgeMetaService {
     this.metrics.countMessage(trigger.route.operation);
     const lines = deliveryEventLines(1, deliveries, (g) => this.bus.groupMembers(g), trigger);
     return { lines, orphans };
+  }
+
+  /**
+   * Deletes or repairs one row as the database's one writer (POST /v1/rows, `edit`): one
+   * transaction between the loop's batches, on disk before this resolves; a meta_v2 change
+   * reaches MetaServer watchers as DELETED or MODIFIED, after the commit like any other.
+   * @throws {import("../tools/edit.ts").RowEditError} when the edit cannot be made
+   */
+  async editRow(edit: RowEdit, dryRun: boolean): Promise<RowEditResult> {
+    const result = this.store.transaction(() => {
+      const r = editRow(this.store, edit, dryRun);
+      if (r.applied && r.metaV2Row) {
+        this.mm.outbox.pushChanges([{
+          type: r.action === "delete" ? "DELETED" : "MODIFIED",
+          row: r.metaV2Row,
+          object: r.object,
+        }]);
+      }
+      return r;
+    });
+    if (!result.applied) return result;
+    this.logger.info("row edited", { action: result.action, table: result.table, key: result.key });
+    const delivered = await this.mm.deliverWhenDurable(this.mm.outbox.take());
+    if (delivered === undefined) throw new Error("the edit was committed but the fsync failed");
+    return result;
   }
 
   /**

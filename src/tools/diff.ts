@@ -123,6 +123,11 @@ function show(v: unknown): string {
   return v === undefined ? "(absent)" : JSON.stringify(v, big);
 }
 
+/** One line per changed field: `    .path: before -> after` (`(absent)` for a missing side). */
+export function renderFields(fields: readonly FieldChange[]): string[] {
+  return fields.map((f) => `    ${f.path}: ${show(f.before)} -> ${show(f.after)}`);
+}
+
 /** Human-readable text: per table a count line, then `+ key`, `- key`, `~ key` and fields. */
 export function renderDiff(d: DumpDiff): string {
   const lines: string[] = [];
@@ -135,7 +140,7 @@ export function renderDiff(d: DumpDiff): string {
     for (const k of t.removed) lines.push(`- ${k}`);
     for (const c of t.changed) {
       lines.push(`~ ${c.key}`);
-      for (const f of c.fields) lines.push(`    ${f.path}: ${show(f.before)} -> ${show(f.after)}`);
+      lines.push(...renderFields(c.fields));
     }
   }
   return lines.length ? lines.join("\n") + "\n" : "";
