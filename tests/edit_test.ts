@@ -228,3 +228,50 @@ Deno.test("edit without --db and no serve running names the address and the alte
   assert.equal(r.code, 1);
   assert.match(r.stderr, /Cannot reach a running serve at 127\.0\.0\.1:1 .*--db PATH/);
 });
+
+Deno.test("edit set through a serve on a unix socket: the request body arrives, the change is made", async () => {
+  await withCopy(async (db, dir) => {
+    const sock = `${dir}/meta.sock`;
+    const serve = await ServeProcess.start({ db, create: false, listen: `unix:${sock}` });
+    try {
+      const key = "default/podstatus/redis-0";
+      const status = JSON.parse(rows(db).get(`meta:${key}`)!);
+      status.Status.phase = "Unknown";
+      Deno.writeTextFileSync(`${dir}/status.json`, JSON.stringify(status));
+      const r = await runCli([
+        "edit",
+        "set",
+        key,
+        `${dir}/status.json`,
+        "--server",
+        `unix:${sock}`,
+      ]);
+      assert.equal(r.code, 0, r.stderr);
+      assert.equal(
+        r.stdout,
+        `set meta row ${key} (type podstatus): 1 field(s) changed\n` +
+          `    .Status.phase: "Running" -> "Unknown"\n`,
+      );
+      const bad = await runCli([
+        "edit",
+        "set",
+        "default/pod/none",
+        `${dir}/status.json`,
+        "--server",
+        `unix:${sock}`,
+      ]);
+      assert.equal(bad.code, 1);
+      assert.match(
+        bad.stderr,
+        /answered 404 to POST \/v1\/rows: No meta row with key "default\/pod\/none"/,
+      );
+    } finally {
+      const exit = await serve.stop();
+      assert.equal(exit.code, 0, exit.stderr);
+    }
+    assert.equal(
+      JSON.parse(rows(db).get("meta:default/podstatus/redis-0")!).Status.phase,
+      "Unknown",
+    );
+  });
+});
