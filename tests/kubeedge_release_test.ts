@@ -5,6 +5,7 @@
 
 import assert from "node:assert/strict";
 import { Store } from "../src/store/store.ts";
+import { compareDb } from "../src/replay/compare.ts";
 
 const ROOT = new URL("../", import.meta.url);
 const V123 = new URL("../fixtures/edgecore-db-v1.23/", import.meta.url);
@@ -67,28 +68,42 @@ Deno.test("release: detected from the database, configured wins, 1.10 for a new 
   }
 });
 
-Deno.test("release: replay refuses v1.23 (process() not reproduced) and bad release names", async () => {
+Deno.test("release: replay runs v1.23's process() when asked or detected, refuses bad release names", async () => {
   const dir = Deno.makeTempDirSync();
   try {
-    const r = await cli(["replay", CRUD, "--kubeedge", "1.23", "--out", "/dev/null"]);
-    assert.equal(r.code, 1);
-    assert.match(
-      r.stderr,
-      /Cannot replay as KubeEdge v1\.23: its MetaManager process\(\) is not reproduced yet/,
-    );
+    // The database each release leaves after crud.ndjson (its references differ).
+    const dumpAfter = async (args: string[], env: Record<string, string> = {}) => {
+      const dump = `${dir}/dump-${crypto.randomUUID()}.json`;
+      const r = await cli(
+        ["replay", CRUD, "--compat", "strict", "--out", "/dev/null", "--dump-db", dump, ...args],
+        env,
+      );
+      assert.equal(r.code, 0, r.stderr);
+      return Deno.readTextFileSync(dump);
+    };
+    const ref = (dir: string) =>
+      Deno.readTextFileSync(new URL(`../fixtures/${dir}/crud.db.json`, import.meta.url));
+    const same = (expected: string, actual: string) =>
+      assert.deepEqual(compareDb(expected, actual).differences, []);
+    same(ref("journals"), await dumpAfter([]));
+    same(ref("journals-v1.23"), await dumpAfter(["--kubeedge", "1.23"]));
+    same(ref("journals-v1.23"), await dumpAfter([], { EDGECORE_META_KUBEEDGE: "v1.23.1" }));
     const bad = await cli(["replay", CRUD, "--kubeedge", "1.22", "--out", "/dev/null"]);
     assert.equal(bad.code, 2);
     assert.match(bad.stderr, /Unsupported KubeEdge release "1\.22": expected 1\.10 or 1\.23/);
-    const env = await cli(["replay", CRUD, "--out", "/dev/null"], {
-      EDGECORE_META_KUBEEDGE: "1.23",
-    });
-    assert.equal(env.code, 1);
-    // Detected from a v1.23 file, which is left as it was.
+    // Detected from a v1.23 file: v1.23's process() (module metamanager), gorm columns kept.
     const v23 = copy(dir, V123, "edgecore.db");
-    const before = Deno.readFileSync(v23);
-    const det = await cli(["replay", CRUD, "--db", v23, "--out", "/dev/null"]);
-    assert.equal(det.code, 1);
-    assert.deepEqual(Deno.readFileSync(v23), before);
+    const out = `${dir}/det.out.ndjson`;
+    const det = await cli([
+      "replay",
+      new URL("../fixtures/journals/remote.ndjson", import.meta.url).pathname,
+      "--db",
+      v23,
+      "--out",
+      out,
+    ]);
+    assert.equal(det.code, 0, det.stderr);
+    assert.match(Deno.readTextFileSync(out), /"source":"metamanager"/);
     // --kubeedge 1.10 runs v1.10's process() on it, writing its gorm columns.
     const ok = await cli(["replay", CRUD, "--db", v23, "--kubeedge", "1.10", "--out", "/dev/null"]);
     assert.equal(ok.code, 0, ok.stderr);
@@ -122,21 +137,6 @@ Deno.test("release: sync on a v1.23 database: refused in strict mode, our forced
       EDGECORE_META_COMPAT: "strict",
     });
     assert.equal(v10strict.code, 0, v10strict.stderr);
-  } finally {
-    Deno.removeSync(dir, { recursive: true });
-  }
-});
-
-Deno.test("release: serve refuses strict v1.23 before touching the file", async () => {
-  const dir = Deno.makeTempDirSync();
-  try {
-    const v23 = copy(dir, V123, "edgecore.db");
-    const before = Deno.readFileSync(v23);
-    const r = await cli(["serve", "--db", v23, "--listen", "127.0.0.1:0", "--compat", "strict"]);
-    assert.equal(r.code, 1);
-    assert.match(r.stderr, /Cannot serve in strict mode as KubeEdge v1\.23/);
-    assert.deepEqual(Deno.readFileSync(v23), before);
-    assert.deepEqual([...Deno.readDirSync(dir)].map((e) => e.name), ["edgecore.db"]);
   } finally {
     Deno.removeSync(dir, { recursive: true });
   }

@@ -2,7 +2,8 @@
  * serve on copies of the real v1.23 databases (the gorm one and the v1.10 file v1.23
  * migrated): the MetaServer answers every object the dump holds (a migrated file's old rows
  * included), and a cloud insert written through serve lands in the columns v1.23 itself
- * writes, leaving the schema as it was.
+ * writes, leaving the schema as it was. Both modes run v1.23's process(): the bus module is
+ * `metamanager` (local answers carry that source) and the insert is acknowledged.
  */
 
 import assert from "node:assert/strict";
@@ -41,8 +42,14 @@ function row(path: string, key: string): Record<string, unknown> | undefined {
   }
 }
 
-for (const name of ["edgecore.db", "upgraded.db"]) {
-  Deno.test(`serve on a copy of the v1.23 ${name}: MetaServer lists the dump's objects; writes keep v1.23's columns`, async () => {
+for (
+  const [name, compat] of [
+    ["edgecore.db", "fixed"],
+    ["upgraded.db", "fixed"],
+    ["edgecore.db", "strict"],
+  ]
+) {
+  Deno.test(`serve --compat ${compat} on a copy of the v1.23 ${name}: MetaServer lists the dump's objects; v1.23's process(); writes keep v1.23's columns`, async () => {
     const dir = Deno.makeTempDirSync();
     const path = `${dir}/${name}`;
     Deno.copyFileSync(new URL(name, V123), path);
@@ -53,7 +60,7 @@ for (const name of ["edgecore.db", "upgraded.db"]) {
       r.key.startsWith("/core/v1/pods/")
     )
       .map((r) => r.key.split("/").slice(-2).join("/")).sort();
-    const serve = await ServeProcess.start({ db: path });
+    const serve = await ServeProcess.start({ db: path, args: ["--compat", compat] });
     const modules: WsModule[] = [];
     try {
       const list = async () => {
@@ -66,7 +73,8 @@ for (const name of ["edgecore.db", "upgraded.db"]) {
       assert.deepEqual(await list(), dumpPods, "every pod of the dump, old rows included");
       const cloud = await WsModule.connect(serve.address, "websocket", "hub", WAIT_MS);
       modules.push(cloud);
-      modules.push(await WsModule.connect(serve.address, "edged", "edged", WAIT_MS));
+      const edged = await WsModule.connect(serve.address, "edged", "edged", WAIT_MS);
+      modules.push(edged);
       const pod = {
         apiVersion: "v1",
         kind: "Pod",
@@ -89,6 +97,24 @@ for (const name of ["edgecore.db", "upgraded.db"]) {
       });
       await cloud.waitFor(isMessage("response", { parent: "rt-1" }), WAIT_MS, "OK ack");
       assert.deepEqual(await list(), [...dumpPods, "default/round-trip"].sort());
+      // A local query from edged is answered by module `metamanager` (v1.10: metaManager).
+      edged.send({
+        header: { msg_id: "q-1", timestamp: 1644300000001 },
+        route: {
+          source: "edged",
+          group: "meta",
+          operation: "query",
+          resource: "default/pod/round-trip",
+        },
+        content: null,
+      });
+      const answer = await edged.waitFor(
+        isMessage("response", { parent: "q-1" }),
+        WAIT_MS,
+        "answer",
+      );
+      assert.equal(answer.route?.source, "metamanager");
+      assert.equal(JSON.parse((answer.content as string[])[0]).metadata.uid, "u-rt");
     } finally {
       for (const m of modules) await m.close().catch(() => {});
       await serve.stop();

@@ -159,6 +159,18 @@ export const CLOUD_SOURCES: ReadonlySet<string> = new Set([
   "funcmgr",
 ]);
 
+/**
+ * KubeEdge v1.23's cloud modules (`cloud/pkg/common/modules`): v1.10's plus
+ * `policycontroller`, `nodeupgradejobcontroller` and `taskmanager` (`funcmgr` kept so that
+ * v1.10 journals decode as they did; ../shared/oracle-v1.23/README.md).
+ */
+export const CLOUD_SOURCES_V1_23: ReadonlySet<string> = new Set([
+  ...CLOUD_SOURCES,
+  "policycontroller",
+  "nodeupgradejobcontroller",
+  "taskmanager",
+]);
+
 function syntaxError(e: unknown): never {
   if (e instanceof GoSyntaxError) {
     throw new WireError("message", `invalid JSON (${e.message} at offset ${e.offset})`);
@@ -363,9 +375,14 @@ function fromMembers(
  * Parses one message from KubeEdge wire JSON. With `transport` `websocket`, a message
  * from a cloud module ({@link CLOUD_SOURCES}) is decoded as the websocket transport does
  * ({@link Transport}); any other message, and every message with `raw`, as text.
+ * `cloudSources` are the cloud modules of the release (default v1.10's).
  * @throws {WireError} naming the field and the reason when `text` is not a valid message
  */
-export function parseMessage(text: string, transport: Transport = "raw"): Message {
+export function parseMessage(
+  text: string,
+  transport: Transport = "raw",
+  cloudSources: ReadonlySet<string> = CLOUD_SOURCES,
+): Message {
   if (transport === "raw") return decodeText(text);
   let frame: Message | undefined, frameError: unknown;
   try {
@@ -374,9 +391,9 @@ export function parseMessage(text: string, transport: Transport = "raw"): Messag
     frameError = e;
   }
   if (frame !== undefined) {
-    return CLOUD_SOURCES.has(frame.route.source) ? frame : decodeText(text);
+    return cloudSources.has(frame.route.source) ? frame : decodeText(text);
   }
   const msg = decodeText(text); // throws when the line is invalid either way
-  if (CLOUD_SOURCES.has(msg.route.source)) throw frameError;
+  if (cloudSources.has(msg.route.source)) throw frameError;
   return msg;
 }

@@ -1,6 +1,6 @@
 /**
- * Every upstream (KubeEdge v1.10, commit 9a7e140) behaviour that this reimplementation
- * changes in `fixed` mode, as one named switch each. `strict` keeps them all; `fixed`
+ * Every upstream behaviour (KubeEdge v1.10, commit 9a7e140; v1.23.1, commit 1a7ee88d) that
+ * this reimplementation changes in `fixed` mode, as one named switch each. `strict` keeps them all; `fixed`
  * turns them all off. docs/compatibility.md lists them with the reasons.
  *
  * @module
@@ -63,17 +63,29 @@ const FIXED: Quirks = {
   respDroppedForUnknownContext: false,
 };
 
-/** The quirk switches of a mode. */
-export function quirksFor(mode: CompatMode): Quirks {
-  return mode === "strict" ? STRICT : FIXED;
+/**
+ * KubeEdge v1.23.1 in strict mode (spec/v1.23.md §10): insert upserts, error replies carry
+ * the request's own id and Inject never crashes (logs and skips), so of the v1.10 quirks
+ * only the non-atomic meta/meta_v2 writes and beehive's context choice remain. Its other differences are v1.23's behaviour, not bugs: src/metamanager/process_v1_23.ts.
+ */
+const STRICT_V1_23: Quirks = {
+  insertKeepsStaleRow: false,
+  errorParentIsRequestParent: false,
+  crashOnMalformedListItem: false,
+  nonAtomicWrites: true,
+  // v1.23.1's beehive still picks SendResp's context by header.type (read from the code; no
+  // v1.23 reference exercises it).
+  respDroppedForUnknownContext: true,
+};
+
+/** The quirk switches of a mode, for a release (default v1.10). */
+export function quirksFor(mode: CompatMode, release: KubeEdgeRelease = "1.10"): Quirks {
+  if (mode === "fixed") return FIXED;
+  return release === "1.23" ? STRICT_V1_23 : STRICT;
 }
 
-/**
- * The KubeEdge releases whose process() this program reproduces. v1.23 (spec/v1.23.md) is
- * read and written at the storage level (src/store/schema.ts) but its process() is not
- * reproduced yet: its module name, operations, error texts and content handling differ.
- */
-export const PROCESS_RELEASES: readonly KubeEdgeRelease[] = ["1.10"];
+/** The KubeEdge releases whose process() this program reproduces. */
+export const PROCESS_RELEASES: readonly KubeEdgeRelease[] = ["1.10", "1.23"];
 
 /**
  * Checks that `what` can run as `release`.

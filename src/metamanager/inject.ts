@@ -15,6 +15,7 @@ import {
 } from "../store/meta_v2.ts";
 import type { MetaV2Dao } from "../store/meta_v2.ts";
 import { parseResource } from "./resource.ts";
+import type { KubeEdgeRelease } from "../store/schema.ts";
 
 /** Watch event types. */
 export type WatchEventType = "ADDED" | "MODIFIED" | "DELETED";
@@ -95,13 +96,23 @@ function resourceVersionOf(obj: KubeObject): string {
 }
 
 /**
- * Applies the meta_v2 events of `msg` in order and returns them.
- * @throws {MalformedListItem} at the first malformed list item (earlier items are applied)
+ * Applies the meta_v2 events of `msg` in order and returns them, as `release` does.
+ * @throws {MalformedListItem} (v1.10) at the first malformed list item (earlier items are
+ * applied); v1.23 has no crash paths: it logs and skips instead (spec/v1.23.md §4).
  */
-export function inject(msg: Message, metaV2: MetaV2Dao): StoreChange[] {
+export function inject(
+  msg: Message,
+  metaV2: MetaV2Dao,
+  release: KubeEdgeRelease = "1.10",
+): StoreChange[] {
   const type = EVENT_FOR_OPERATION[msg.route.operation];
   if (type === undefined) return [];
-  if (parseResource(msg.route.resource).type.includes("status")) return [];
+  const resourceType = parseResource(msg.route.resource).type;
+  if (resourceType.includes("status")) return [];
+  if (release === "1.23") {
+    if (resourceType.includes("lease") && msg.route.source === "edged") return [];
+    return injectV123(msg, metaV2, type);
+  }
   const changes: StoreChange[] = [];
   const { objects, list } = objectsOf(msg.content);
   // Listing the items fails on the first one that is not an object, before any is written.
@@ -125,6 +136,27 @@ export function inject(msg: Message, metaV2: MetaV2Dao): StoreChange[] {
     if (type === "DELETED") metaV2.deleteByKey(row.key);
     else metaV2.insertOrReplace(row);
     changes.push({ type, row, object: obj });
+  }
+  return changes;
+}
+
+/**
+ * Inject of KubeEdge v1.23 (spec/v1.23.md §4): a list item that is not an object stops
+ * the list (earlier items stay applied); an object without apiVersion and kind, with an
+ * apiVersion that does not parse, or whose resourceVersion the database refuses, is skipped.
+ */
+function injectV123(msg: Message, metaV2: MetaV2Dao, type: WatchEventType): StoreChange[] {
+  const changes: StoreChange[] = [];
+  const { objects } = objectsOf(msg.content);
+  for (const o of objects) {
+    if (!isObject(o)) break;
+    if (!isStorable(o)) continue;
+    if (str(o.apiVersion) === "" && str(o.kind) === "") continue;
+    const row = rowForObject(o);
+    if (typeof row.resourceversion === "bigint" && row.resourceversion < 0n) continue;
+    if (type === "DELETED") metaV2.deleteByKey(row.key);
+    else metaV2.insertOrReplace(row);
+    changes.push({ type, row, object: o });
   }
   return changes;
 }

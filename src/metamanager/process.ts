@@ -1,6 +1,8 @@
 /**
  * MetaManager message processing, one handler per operation, as KubeEdge v1.10 does it
- * (spec/metamanager.md §4–6). Upstream quirks are switched by src/metamanager/compat.ts.
+ * (spec/metamanager.md §4–6); v1.23's handlers are in src/metamanager/process_v1_23.ts and
+ * {@link MetaManager.process} picks the release's table. Upstream quirks are switched by
+ * src/metamanager/compat.ts.
  *
  * @module
  */
@@ -22,6 +24,8 @@ import { inject, MalformedListItem } from "./inject.ts";
 import { type Bus, type ChangeListener, type Delivery, Outbox, type Taken } from "./outbox.ts";
 import { alwaysRemote, parseResource, requireRemoteQuery } from "./resource.ts";
 import { podStatusMessages, podStatusSync } from "./pod_status_sync.ts";
+import { META_MANAGER_MODULE_V1_23, ProcessV123 } from "./process_v1_23.ts";
+import type { KubeEdgeRelease } from "../store/schema.ts";
 
 /**
  * Operation of an internal message carrying an object the MetaServer read from the cloud
@@ -30,6 +34,12 @@ import { podStatusMessages, podStatusSync } from "./pod_status_sync.ts";
 export const METASERVER_STORE_OPERATION = "metaserver-store";
 /** Module name of the MetaManager (v1.10 spelling). */
 export const META_MANAGER_MODULE = "metaManager";
+
+/** The MetaManager's module name in each release (v1.23: `metamanager`). */
+export const META_MANAGER_MODULE_OF: Readonly<Record<KubeEdgeRelease, string>> = {
+  "1.10": META_MANAGER_MODULE,
+  "1.23": META_MANAGER_MODULE_V1_23,
+};
 /** Group of the MetaManager. */
 export const META_GROUP = "meta";
 /** Module name of edged. */
@@ -94,6 +104,8 @@ export interface MetaManagerOptions {
   store: Store;
   bus: Bus;
   mode: CompatMode;
+  /** The KubeEdge release whose process() runs (default: the store's). */
+  release?: KubeEdgeRelease;
   identity?: Identity;
   logger?: Logger;
   /** Group for "send to cloud" (default `hub`). */
@@ -127,8 +139,13 @@ class ErrorReply extends Error {
 
 /** The MetaManager: `process()` and the state it keeps between messages. */
 export class MetaManager {
-  /** Cloud connection state (changed by `connect` messages). */
+  /**
+   * Cloud connection state: changed by `connect` messages in v1.10; in v1.23 it is
+   * EdgeHub's flag, set by {@link setConnectionFromEdgeHub} before EdgeHub's message.
+   */
   connected: boolean;
+  /** The KubeEdge release whose process() runs. */
+  readonly release: KubeEdgeRelease;
   /** Error replies sent so far (failed messages). */
   errorReplies = 0;
   /** Outbound messages not yet handed to the bus. */
@@ -143,13 +160,16 @@ export class MetaManager {
   readonly #remoteTimeoutMs: number;
   readonly #spawn: (task: Promise<void>) => void;
   readonly #onPanic?: (reason: string, msg: Message) => void;
+  /** The release's process table (operation -> handler). */
+  readonly #table: Readonly<Record<string, (msg: Message) => void>>;
   /** Whether the last delivery handed to deliverWhenDurable was made (once settled). */
   #durable: Promise<boolean> = Promise.resolve(true);
 
   constructor(options: MetaManagerOptions) {
     this.#store = options.store;
     this.#bus = options.bus;
-    this.quirks = quirksFor(options.mode);
+    this.release = options.release ?? options.store.release;
+    this.quirks = quirksFor(options.mode, this.release);
     this.#id = options.identity ?? systemIdentity;
     this.#log = options.logger ?? silentLogger;
     this.#sendGroup = options.contextSendGroup ?? "hub";
@@ -162,6 +182,58 @@ export class MetaManager {
     });
     this.#onPanic = options.onPanic;
     this.outbox = new Outbox(this.#bus, options.onChanges);
+    this.#table = this.release === "1.23" ? this.#v123Table() : this.#v110Table();
+  }
+
+  /** v1.10's process table (spec/metamanager.md §4). */
+  #v110Table(): Record<string, (msg: Message) => void> {
+    return {
+      insert: (m) => this.processInsert(m),
+      update: (m) => this.processUpdate(m),
+      delete: (m) => this.processDelete(m),
+      query: (m) => this.processQuery(m),
+      response: (m) => this.processResponse(m),
+      connect: (m) => this.processNodeConnection(m),
+      "meta-internal-sync": () => this.processSync(),
+      action: (m) => this.processFunctionAction(m),
+      action_result: (m) => this.processFunctionActionResult(m),
+      [METASERVER_STORE_OPERATION]: (m) => this.processMetaServerStore(m),
+    };
+  }
+
+  /** v1.23.1's process table (spec/v1.23.md §3): its handlers, hosted here. */
+  #v123Table(): Record<string, (msg: Message) => void> {
+    const p = new ProcessV123({
+      store: this.#store,
+      id: this.#id,
+      log: this.#log,
+      quirks: this.quirks,
+      connected: () => this.connected,
+      sendToEdged: (m, sync) => this.sendToEdged(m, sync),
+      sendToCloud: (m) => this.sendToCloud(m),
+      send: (module, m) => this.#send(module, m),
+      inject: (m) => this.#inject(m),
+      raise: (reply, toEdged, sync) => {
+        throw new ErrorReply(reply, toEdged, sync);
+      },
+      spawn: (task) => this.#spawn(task),
+      unit: (fn) => this.#unit(fn),
+      sendSync: (module, m, ms) => this.#bus.sendSync(module, m, ms),
+      sendModule: this.#sendModule,
+      remoteTimeoutMs: this.#remoteTimeoutMs,
+    });
+    return { ...p.table, [METASERVER_STORE_OPERATION]: (m) => this.processMetaServerStore(m) };
+  }
+
+  /**
+   * EdgeHub's part of a `connect` message in v1.23 (`pubConnectInfo`): it sets the
+   * process-wide flag before sending the message, which the MetaManager then ignores.
+   * Returns false (nothing done) for v1.10, whose process() handles the message itself.
+   */
+  setConnectionFromEdgeHub(msg: Message): boolean {
+    if (this.release === "1.10" || msg.route.operation !== "connect") return false;
+    this.processNodeConnection(msg);
+    return true;
   }
 
   /**
@@ -251,30 +323,9 @@ export class MetaManager {
    * spawned. Throws {@link ErrorReply} (fixed mode) or {@link MalformedListItem}.
    */
   process(msg: Message): void {
-    switch (msg.route.operation) {
-      case "insert":
-        return this.processInsert(msg);
-      case "update":
-        return this.processUpdate(msg);
-      case "delete":
-        return this.processDelete(msg);
-      case "query":
-        return this.processQuery(msg);
-      case "response":
-        return this.processResponse(msg);
-      case "connect":
-        return this.processNodeConnection(msg);
-      case "meta-internal-sync":
-        return this.processSync();
-      case "action":
-        return this.processFunctionAction(msg);
-      case "action_result":
-        return this.processFunctionActionResult(msg);
-      case METASERVER_STORE_OPERATION:
-        return this.processMetaServerStore(msg);
-      default:
-        this.#log.info(`metamanager not supported operation: ${msg.route.operation}`);
-    }
+    const handler = this.#table[msg.route.operation];
+    if (handler !== undefined) return handler(msg);
+    this.#log.info(`metamanager not supported operation: ${msg.route.operation}`);
   }
 
   // ---- delivery helpers (§2.4–2.6) -------------------------------------------------
@@ -332,7 +383,7 @@ export class MetaManager {
   }
 
   #inject(msg: Message): void {
-    this.outbox.pushChanges(inject(msg, this.#store.metaV2));
+    this.outbox.pushChanges(inject(msg, this.#store.metaV2, this.release));
   }
 
   // ---- operations (§4) -------------------------------------------------------------

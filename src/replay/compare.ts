@@ -579,6 +579,9 @@ interface Normalised {
   lines: number[];
 }
 
+/** A message id (UUID) inside a text, as compare.py's `_UUID`. */
+const UUID = /[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/g;
+
 /** `normalise`: the event lines of one output in comparable form. */
 function normalise(journal: JournalFacts, text: string, fromLine = 0): Normalised {
   const groups = new Map<string, { n: PyValue; events: PyObject[] }>();
@@ -626,7 +629,10 @@ function normalise(journal: JournalFacts, text: string, fromLine = 0): Normalise
     const r = "route" in m ? m.route : Object.create(null) as PyObject;
     if (isDict(r) && !truthy(get(r, "destination"))) delete r.destination;
     m.content = canon(get(m, "content"));
+    // v1.23 error texts quote message ids (fresh ones among them)
+    if (typeof m.content === "string") m.content = labelIds(m.content);
   };
+  const labelIds = (s: string): string => s.replace(UUID, (id) => label(id) as string);
   const out: PyValue[] = [];
   const lines: number[] = [];
   const push = (v: PyValue, from: PyObject) => {
@@ -656,6 +662,7 @@ function normalise(journal: JournalFacts, text: string, fromLine = 0): Normalise
       e.seq = BigInt(i + 1);
       fixMessage(e.message, n);
       if ("reply" in e) fixMessage(e.reply, n);
+      if (typeof e.error === "string") e.error = labelIds(e.error);
       push(e, e);
     });
     for (const o of other) {

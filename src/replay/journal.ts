@@ -78,10 +78,11 @@ export function parseJournalLine(
   line: number,
   text: string,
   transport: Transport = "raw",
+  cloudSources?: ReadonlySet<string>,
 ): JournalEntry | undefined {
   if (goTrimSpace(text) === "") return undefined;
   try {
-    return { line, text, message: parseMessage(text, transport) };
+    return { line, text, message: parseMessage(text, transport, cloudSources) };
   } catch (e) {
     const reason = e instanceof WireError ? e.message : String(e);
     return { line, text, error: `line ${line}: ${reason}` };
@@ -92,6 +93,7 @@ export function parseJournalLine(
 export async function* readJournal(
   stream: ReadableStream<Uint8Array>,
   transport: Transport = "raw",
+  cloudSources?: ReadonlySet<string>,
 ): AsyncGenerator<JournalEntry> {
   for await (const { line, text, tooLong } of readLines(stream)) {
     if (tooLong !== undefined) {
@@ -103,7 +105,7 @@ export async function* readJournal(
       };
       continue;
     }
-    const entry = parseJournalLine(line, text, transport);
+    const entry = parseJournalLine(line, text, transport, cloudSources);
     if (entry) yield entry;
   }
 }

@@ -10,6 +10,7 @@ import { type Message, toWire, withHeader } from "../beehive/message.ts";
 import type { Transport } from "../beehive/wire.ts";
 import type { Bus, Delivery } from "../metamanager/outbox.ts";
 import { type StandInAnswers, standInReply, type VirtualClock } from "./stand_ins.ts";
+import type { KubeEdgeRelease } from "../store/schema.ts";
 
 /** Members of edgecore's module groups (a group send writes one line per member). */
 export const EDGECORE_GROUPS: Readonly<Record<string, readonly string[]>> = {
@@ -68,8 +69,17 @@ function groupMembers(group: string): readonly string[] {
   return EDGECORE_GROUPS[group] ?? [];
 }
 
-/** Error text of a sync request nobody answers. */
+/** Error text of a sync request nobody answers (v1.10's beehive). */
 export const TIMEOUT_ERROR = "timeout to get response";
+
+/**
+ * beehive's SendSync timeout text in each release: v1.23 quotes the request's id
+ * (`context_channel.go`, spec/v1.23.md §6).
+ */
+export const TIMEOUT_ERROR_OF: Readonly<Record<KubeEdgeRelease, (request: Message) => string>> = {
+  "1.10": () => TIMEOUT_ERROR,
+  "1.23": (request) => `timeout to get response for message ${request.header.msgId}`,
+};
 
 /** A {@link Bus} that writes event lines for the journal line being processed. */
 export class EventRecorder implements Bus {
@@ -92,6 +102,7 @@ export class EventRecorder implements Bus {
     private readonly clock: VirtualClock,
     private readonly transport: Transport = "raw",
     private readonly cloudModule = "websocket",
+    private readonly release: KubeEdgeRelease = "1.10",
   ) {}
 
   /** Starts attributing events to journal line `line`, caused by `msg`. */
@@ -138,8 +149,9 @@ export class EventRecorder implements Bus {
     const head = `"via":"sync","to":${goString(module)},"message":${toWire(sent)}`;
     if (reply === undefined) {
       this.clock.advance(timeoutMs);
-      this.#emit(`${head},"error":${goString(TIMEOUT_ERROR)}`);
-      return Promise.reject(new Error(TIMEOUT_ERROR));
+      const text = TIMEOUT_ERROR_OF[this.release](sent);
+      this.#emit(`${head},"error":${goString(text)}`);
+      return Promise.reject(new Error(text));
     }
     this.#emit(`${head},"reply":${toWire(reply)}`);
     return Promise.resolve(reply);

@@ -5,7 +5,7 @@
  * @module
  */
 
-import type { Transport } from "../beehive/wire.ts";
+import { CLOUD_SOURCES, CLOUD_SOURCES_V1_23, type Transport } from "../beehive/wire.ts";
 import type { CompatMode } from "../metamanager/compat.ts";
 import { MetaManager } from "../metamanager/process.ts";
 import type { Store } from "../store/store.ts";
@@ -74,7 +74,14 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
   const clock = new VirtualClock(options.newId);
   const transport: Transport = options.mode === "strict" ? options.transport ?? "websocket" : "raw";
-  const recorder = new EventRecorder(options.write, options.answers, clock, transport);
+  const recorder = new EventRecorder(
+    options.write,
+    options.answers,
+    clock,
+    transport,
+    "websocket",
+    options.store.release,
+  );
   const pending: Promise<void>[] = [];
   let currentLine = 0;
   const summary: ReplaySummary = {
@@ -111,7 +118,11 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     if (signal?.aborted) resolve("aborted");
     signal?.addEventListener("abort", () => resolve("aborted"), { once: true });
   });
-  const entries = readJournal(options.journal, transport);
+  const entries = readJournal(
+    options.journal,
+    transport,
+    options.store.release === "1.23" ? CLOUD_SOURCES_V1_23 : CLOUD_SOURCES,
+  );
   let inBatch = 0;
   try {
     for (;;) {
@@ -144,6 +155,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       currentLine = entry.line;
       recorder.begin(entry.line, entry.message);
       summary.messages++;
+      mm.setConnectionFromEdgeHub(entry.message); // v1.23: EdgeHub sets the flag first
       const r = mm.handle(entry.message);
       if (r) await r;
       while (pending.length > 0) await pending.shift();

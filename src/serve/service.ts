@@ -17,7 +17,7 @@ import {
   connectionMessage,
   EDGED_MODULE,
   META_GROUP,
-  META_MANAGER_MODULE,
+  META_MANAGER_MODULE_OF,
   MetaManager,
   metaServerStoreMessage,
   podStatusSyncTrigger,
@@ -79,6 +79,8 @@ export class EdgeMetaService {
   #closed = false;
   #claim?: DatabaseClaim;
   readonly #id: Identity;
+  /** The MetaManager's module name on the bus. */
+  readonly #module: string;
   #loopRunning = false;
   /** performance.now() when the loop last finished processing a message. */
   #lastBusy = 0;
@@ -92,7 +94,9 @@ export class EdgeMetaService {
     this.#id = identity;
     const mmc = config.modules.metaManager;
     this.bus = new MessageBus({ logger });
-    this.bus.addModule(META_MANAGER_MODULE, META_GROUP);
+    // The MetaManager's module name is the release's (v1.23: `metamanager`).
+    this.#module = META_MANAGER_MODULE_OF[store.release];
+    this.bus.addModule(this.#module, META_GROUP);
     this.bus.addModule(EDGED_MODULE, "edged");
     this.bus.addModule(mmc.contextSendModule, mmc.contextSendGroup);
     if (mmc.metaServer.enable) this.watchHub = new WatchHub({ rows: store.metaV2.rows(), logger });
@@ -111,18 +115,18 @@ export class EdgeMetaService {
     this.bridge = new ModuleBridge({
       bus: this.bus,
       logger,
-      defaultDestination: META_MANAGER_MODULE,
+      defaultDestination: this.#module,
       maxFrameBytes: config.edgecoreMeta.maxMessageBytes,
       onAttach: (_name, group) => {
         if (group !== mmc.contextSendGroup) return;
         this.cloudConnected = true;
         this.applications?.resetReads();
-        this.#enqueue(connectionMessage(true, this.#id));
+        this.#connection(true);
       },
       onDetach: (_name, group) => {
         if (group !== mmc.contextSendGroup) return;
         this.cloudConnected = this.bridge.attachedInGroup(group);
-        this.#enqueue(connectionMessage(false, this.#id));
+        this.#connection(false);
       },
       onBadFrame: (kind) => {
         this.metrics.badFrames++;
@@ -166,10 +170,8 @@ export class EdgeMetaService {
     const claim = claimDatabase(path, options.create ?? false);
     const configured = configuredRelease(config);
     const release = configured ?? Store.releaseOf(path) ?? "1.10";
-    if (release !== "1.10" && config.edgecoreMeta.compat === "strict") {
-      // Checked before the file is opened for writing: a refused node's file stays as it was.
-      checkProcessRelease(release, "serve in strict mode");
-    }
+    // Checked before the file is opened for writing: a refused node's file stays as it was.
+    checkProcessRelease(release, "serve");
     if (!claim.created) claim.lock();
     let store: Store;
     try {
@@ -182,14 +184,6 @@ export class EdgeMetaService {
     } catch (e) {
       claim.release();
       throw e;
-    }
-    if (store.release !== "1.10") {
-      logger.warn(
-        `KubeEdge v${store.release}: its MetaManager process() is not reproduced yet; messages ` +
-          `are processed as v1.10 does (module metaManager), the database is written as ` +
-          `v${store.release} writes it`,
-        { db: path },
-      );
     }
     const svc = new EdgeMetaService(config, store, logger, options.identity ?? systemIdentity);
     svc.#claim = claim;
@@ -209,8 +203,11 @@ export class EdgeMetaService {
       });
     }
     svc.#startLoop();
-    const interval = config.modules.metaManager.podStatusSyncInterval;
-    svc.#timer = setInterval(() => svc.#enqueue(podStatusSyncTrigger(svc.#id)), interval * 1000);
+    // v1.23 has no pod-status sync timer (spec/v1.23.md §1).
+    if (store.release === "1.10") {
+      const interval = config.modules.metaManager.podStatusSyncInterval;
+      svc.#timer = setInterval(() => svc.#enqueue(podStatusSyncTrigger(svc.#id)), interval * 1000);
+    }
     logger.info("serving", {
       address: svc.address,
       db: path,
@@ -227,8 +224,19 @@ export class EdgeMetaService {
     return svc;
   }
 
+  /**
+   * EdgeHub's connection event: v1.10's MetaManager takes it from its queue; in v1.23
+   * EdgeHub sets the process-wide flag first (`pubConnectInfo`) and the MetaManager
+   * ignores the message.
+   */
+  #connection(connected: boolean): void {
+    const msg = connectionMessage(connected, this.#id);
+    this.mm.setConnectionFromEdgeHub(msg);
+    this.#enqueue(msg);
+  }
+
   #enqueue(msg: Message): void {
-    this.bus.send(META_MANAGER_MODULE, msg).catch((e) =>
+    this.bus.send(this.#module, msg).catch((e) =>
       this.logger.warn("message not queued", { error: String(e) })
     );
   }
@@ -240,8 +248,8 @@ export class EdgeMetaService {
       mm: this.mm,
       store: this.store,
       logger: this.logger,
-      receive: (signal) => this.bus.receive(META_MANAGER_MODULE, signal),
-      tryReceive: () => this.bus.tryReceive(META_MANAGER_MODULE),
+      receive: (signal) => this.bus.receive(this.#module, signal),
+      tryReceive: () => this.bus.tryReceive(this.#module),
       checkpointer: this.#checkpointer,
       onReceived: (batch) => {
         if (!this.#journal) return;

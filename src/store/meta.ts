@@ -37,6 +37,7 @@ export class MetaDao {
   #insert: StatementSync;
   #upsert: StatementSync;
   #delete: StatementSync;
+  #deleteLike?: StatementSync;
   #update: StatementSync;
   #byKey: StatementSync;
   #byType: StatementSync;
@@ -81,6 +82,17 @@ export class MetaDao {
   /** DeleteMetaByKey: deleting a missing key is not an error. */
   deleteMetaByKey(key: string): void {
     this.#delete.run(key);
+  }
+
+  /**
+   * DeleteMetaByKeyAndPodUID of KubeEdge v1.23: deletes the row with `key` whose value is
+   * SQLite-`LIKE` `pattern`; returns the number of rows deleted.
+   */
+  deleteMetaByKeyAndValueLike(key: string, pattern: string): number {
+    this.#deleteLike ??= this.db.sqlite.prepare(
+      "DELETE FROM `meta` WHERE key = ? AND value LIKE ?",
+    );
+    return Number(this.#deleteLike.run(key, pattern).changes);
   }
 
   /** UpdateMeta: rewrites all columns of the row with `m.key`; a missing row is no error. */
