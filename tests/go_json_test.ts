@@ -181,3 +181,17 @@ Deno.test("hasLongInteger: integer literals of 16+ digits, not digit runs inside
   assert.equal(v.a[0].text, "9007199254740993");
   assert.equal(v.s, "x1234567890123456789");
 });
+
+Deno.test("goMarshal: nesting as deep as Go's decoder accepts (10,000) is written without a stack overflow", () => {
+  const depth = 10000;
+  let v: unknown = [];
+  for (let i = 1; i < depth; i++) v = i % 2 ? [v] : { b: 1, a: v };
+  const got = goMarshal(v);
+  let want = "[]";
+  for (let i = 1; i < depth; i++) want = i % 2 ? `[${want}]` : `{"a":${want},"b":1}`;
+  assert.equal(got, want);
+  // and through the slow path (a RawNumber at the bottom)
+  let w: unknown = [new RawNumber("9007199254740993")];
+  for (let i = 1; i < depth; i++) w = [w];
+  assert.equal(goMarshal(w), "[".repeat(depth) + "9007199254740993" + "]".repeat(depth));
+});

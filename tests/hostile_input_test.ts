@@ -152,3 +152,51 @@ Deno.test("a 10 MB content is stored whole and echoed", async () => {
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+/** Two lines nested 10,000 (Go's limit) and 10,001 levels deep, from `source`. */
+function deepJournal(source: string): string {
+  return [10000, 10001].map((total) => {
+    const n = total - 2; // the message and the content are the first two levels
+    return JSON.stringify({
+      header: { msg_id: `m${total}`, timestamp: 1644500001000 },
+      route: { source, group: "resource", operation: "update", resource: `default/pod/w${total}` },
+      content: {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `w${total}`, namespace: "default" },
+      },
+    }).replace(/}}$/, `,"x":${"[".repeat(n)}${"]".repeat(n)}}}`);
+  }).join("\n") + "\n";
+}
+
+Deno.test("content nested to Go's depth limit is stored whole in both modes; one level deeper is an invalid line", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    for (const source of ["twin", "edgecontroller"]) { // in-edgecore, and through the websocket
+      const journal = `${dir}/deep-${source}.ndjson`;
+      await Deno.writeTextFile(journal, deepJournal(source));
+      for (const mode of ["strict", "fixed"]) {
+        const db = `${dir}/${source}-${mode}.db`;
+        const run = await replay([journal, "--compat", mode, "--db", db]);
+        assertNoCrash(run, `${source} ${mode}`);
+        assert.equal(run.code, 1, "the line beyond the limit is an error");
+        assert.deepEqual(run.events.filter((e) => "panic" in e), []);
+        const errors = run.events.filter((e) => "error" in e);
+        assert.deepEqual(errors.map((e) => e.in), [2]);
+        assert.match(String(errors[0].error), /^line 2: .*exceeded max depth/);
+        const sqlite = new DatabaseSync(db, { readOnly: true });
+        const rows = sqlite.prepare("SELECT key, value FROM meta").all() as {
+          key: string;
+          value: string;
+        }[];
+        const v2 = sqlite.prepare("SELECT count(*) AS n FROM meta_v2").get() as { n: number };
+        sqlite.close();
+        assert.deepEqual(rows.map((r) => r.key), ["default/pod/w10000"], `${source} ${mode}`);
+        assert.ok(rows[0].value.includes(`"x":${"[".repeat(9998)}]`), `${source} ${mode}`);
+        assert.equal(v2.n, 1, `${source} ${mode}: the meta_v2 row`);
+      }
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

@@ -121,7 +121,6 @@ for (const name of NAMES) {
 /** Fuzz cases strict mode does not reproduce yet (issue 17 work in progress). */
 const NOT_YET = new Set([
   "a17-nul-in-resource",
-  "a18-deep-nesting",
 ]);
 
 for (const name of FUZZ_NAMES) {

@@ -91,28 +91,43 @@ export function compareUtf8(a: string, b: string): number {
   return a.length - b.length;
 }
 
+function writeScalar(value: unknown, out: string[]): void {
+  if (value instanceof RawNumber) out.push(value.text);
+  else out.push(Object.is(value, -0) ? "-0" : JSON.stringify(value) ?? "null");
+}
+
+/**
+ * Writes `value` with sorted keys, iteratively (an explicit stack of open arrays and
+ * objects), so that nesting as deep as Go's decoder accepts (10,000) cannot overflow the
+ * call stack.
+ */
 function writeSorted(value: unknown, out: string[]): void {
-  if (value === null || typeof value !== "object") {
-    out.push(Object.is(value, -0) ? "-0" : JSON.stringify(value) ?? "null");
-  } else if (value instanceof RawNumber) {
-    out.push(value.text);
-  } else if (Array.isArray(value)) {
-    out.push("[");
-    for (let i = 0; i < value.length; i++) {
-      if (i > 0) out.push(",");
-      writeSorted(value[i], out);
+  type Frame = { items: unknown[]; keys?: string[]; at: number };
+  const stack: Frame[] = [];
+  const open = (v: unknown): void => {
+    if (v === null || typeof v !== "object" || v instanceof RawNumber) return writeScalar(v, out);
+    if (Array.isArray(v)) {
+      out.push("[");
+      stack.push({ items: v, at: 0 });
+    } else {
+      const record = v as Record<string, unknown>;
+      const keys = Object.keys(record).sort(compareUtf8);
+      out.push("{");
+      stack.push({ items: keys.map((k) => record[k]), keys, at: 0 });
     }
-    out.push("]");
-  } else {
-    const record = value as Record<string, unknown>;
-    const keys = Object.keys(record).sort(compareUtf8);
-    out.push("{");
-    for (let i = 0; i < keys.length; i++) {
-      if (i > 0) out.push(",");
-      out.push(JSON.stringify(keys[i]), ":");
-      writeSorted(record[keys[i]], out);
+  };
+  open(value);
+  while (stack.length > 0) {
+    const top = stack[stack.length - 1];
+    if (top.at === top.items.length) {
+      out.push(top.keys ? "}" : "]");
+      stack.pop();
+      continue;
     }
-    out.push("}");
+    const i = top.at++;
+    if (i > 0) out.push(",");
+    if (top.keys) out.push(JSON.stringify(top.keys[i]), ":");
+    open(top.items[i]);
   }
 }
 
@@ -191,18 +206,33 @@ function goMarshalReplacer(value: unknown): string {
   // Fast path: JSON.stringify with objects re-built in sorted key order. It cannot express
   // RawNumbers, nor reorder integer-like keys (JS always enumerates those first).
   let slow = false;
-  const json = JSON.stringify(value, (_key, v: unknown) => {
-    if (v === 0 && Object.is(v, -0)) slow = true; // Go writes a float64 -0 as "-0"
+  let json: string | undefined;
+  try {
+    json = stringifySorted(value, () => slow = true);
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    slow = true; // nested too deep for JSON.stringify's recursion: the iterative writer
+  }
+  if (!slow) return escapeHtml(json ?? "null");
+  const out: string[] = [];
+  writeSorted(value, out);
+  return escapeHtml(out.join(""));
+}
+
+/** JSON.stringify with objects in sorted key order; calls `slow` where it cannot. */
+function stringifySorted(value: unknown, slow: () => void): string | undefined {
+  return JSON.stringify(value, (_key, v: unknown) => {
+    if (v === 0 && Object.is(v, -0)) slow(); // Go writes a float64 -0 as "-0"
     if (v === null || typeof v !== "object" || Array.isArray(v)) return v;
     if (v instanceof RawNumber) {
-      slow = true;
+      slow();
       return null;
     }
     const keys = Object.keys(v);
     let sorted = true;
     for (let i = 0; i < keys.length; i++) {
       if (ARRAY_INDEX.test(keys[i])) {
-        slow = true;
+        slow();
         return null;
       }
       if (i > 0 && sorted && compareUtf8(keys[i - 1], keys[i]) > 0) sorted = false;
@@ -213,10 +243,6 @@ function goMarshalReplacer(value: unknown): string {
     for (const k of keys) out[k] = (v as Record<string, unknown>)[k];
     return out;
   });
-  if (!slow) return escapeHtml(json ?? "null");
-  const out: string[] = [];
-  writeSorted(value, out);
-  return escapeHtml(out.join(""));
 }
 
 /**
