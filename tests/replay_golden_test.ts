@@ -118,10 +118,8 @@ for (const name of NAMES) {
   });
 }
 
-/** Fuzz cases strict mode does not reproduce yet (issue 17 work in progress). */
-const NOT_YET = new Set([
-  "a17-nul-in-resource",
-]);
+/** Fuzz cases strict mode does not reproduce yet (none: every case is reproduced). */
+const NOT_YET = new Set<string>([]);
 
 for (const name of FUZZ_NAMES) {
   Deno.test({

@@ -1028,3 +1028,37 @@ Deno.test("the real database opens read-write with no table altered and all rows
     assert.deepEqual(tables, schemaStatements());
   });
 });
+
+Deno.test("a NUL inside a key, type or value is read back whole from meta and meta_v2 (node:sqlite alone stops at it)", () => {
+  const s = Store.open(":memory:");
+  try {
+    s.meta.saveMeta({ key: "default/pod/a\u0000b", type: "pod\u0000x", value: "v\u0000w" });
+    s.meta.saveMeta({ key: "default/pod/a", type: "pod", value: "plain" });
+    assert.deepEqual(s.meta.queryMeta("key", "default/pod/a\u0000b"), ["v\u0000w"]);
+    assert.deepEqual(s.meta.queryAllMeta("type", "pod\u0000x"), [
+      { key: "default/pod/a\u0000b", type: "pod\u0000x", value: "v\u0000w" },
+    ]);
+    assert.deepEqual(s.meta.queryMeta("key", "default/pod/a"), ["plain"]);
+    assert.deepEqual(s.meta.all().map((r) => r.key).sort(), [
+      "default/pod/a",
+      "default/pod/a\u0000b",
+    ]);
+    s.metaV2.insertOrReplace(
+      v2("/core/v1/pods/d\u0000e/n\u0000m", PODS, "d\u0000e", "n\u0000m", 1),
+    );
+    const [row] = s.metaV2.select(PODS, "d\u0000e", "n\u0000m");
+    assert.equal(row.key, "/core/v1/pods/d\u0000e/n\u0000m");
+    assert.equal(row.namespace, "d\u0000e");
+    assert.equal(row.name, "n\u0000m");
+    const dump = dumpDatabase(s.db);
+    assert.ok(dump.meta.some((r) => r.key === "default/pod/a\u0000b" && r.value === "v\u0000w"));
+    assert.equal(dump.meta_v2[0].name, "n\u0000m");
+    // invalid UTF-8 around a NUL reads as U+FFFD, as a plain TEXT read does
+    s.db.sqlite.exec(
+      "INSERT INTO meta (key, type, value) VALUES (CAST(x'6b00ff' AS TEXT), 't', 'v')",
+    );
+    assert.deepEqual(s.meta.queryAllMeta("type", "t").map((r) => r.key), ["k\u0000\ufffd"]);
+  } finally {
+    s.close();
+  }
+});

@@ -7,6 +7,7 @@
 
 import type { StatementSync } from "node:sqlite";
 import type { Database } from "./db.ts";
+import { wholeColumn, wholeText } from "./whole_text.ts";
 
 /** One row of `meta`. */
 export interface MetaRow {
@@ -32,6 +33,15 @@ export function isUniqueViolation(e: unknown): boolean {
     msg.endsWith("constraint failed");
 }
 
+/** A row of a select of the three columns through {@link wholeColumn}. */
+function fromRaw(r: Record<string, unknown>): MetaRow {
+  return {
+    key: wholeText(r.key) as string,
+    type: wholeText(r.type) as string,
+    value: wholeText(r.value) ?? "",
+  };
+}
+
 /** Data access for table `meta`. */
 export class MetaDao {
   #insert: StatementSync;
@@ -54,12 +64,17 @@ export class MetaDao {
     this.#update = s.prepare(
       "UPDATE `meta` SET `key` = ?, `type` = ?, `value` = ? WHERE `key` = ?",
     );
-    const select = "SELECT T0.`key`, T0.`type`, T0.`value` FROM `meta` T0 WHERE T0.";
+    // every column read whole, NULs included (see whole_text.ts)
+    const cols = (t: string) =>
+      ["key", "type", "value"].map((c) => wholeColumn(`${t}\`${c}\``, c)).join(", ");
+    const select = `SELECT ${cols("T0.")} FROM \`meta\` T0 WHERE T0.`;
     this.#byKey = s.prepare(select + "`key` = ? ");
     this.#byType = s.prepare(select + "`type` = ? ");
     this.#byValue = s.prepare(select + "`value` = ? ");
-    this.#all = s.prepare("SELECT `key`, `type`, `value` FROM `meta`");
-    this.#valueByKey = s.prepare("SELECT T0.`value` FROM `meta` T0 WHERE T0.`key` = ? ");
+    this.#all = s.prepare(`SELECT ${cols("")} FROM \`meta\``);
+    this.#valueByKey = s.prepare(
+      `SELECT ${wholeColumn("T0.`value`", "value")} FROM \`meta\` T0 WHERE T0.\`key\` = ? `,
+    );
   }
 
   /**
@@ -118,16 +133,15 @@ export class MetaDao {
   #select(field: string, value: string): MetaRow[] {
     const f = checkField(field);
     const st = f === "key" ? this.#byKey : f === "type" ? this.#byType : this.#byValue;
-    const rows = st.all(value) as { key: string; type: string; value: string | null }[];
-    return rows.map((r) => ({ key: r.key, type: r.type, value: r.value ?? "" }));
+    return st.all(value).map(fromRaw);
   }
 
   /** QueryMeta: the `value`s of rows whose `field` equals `value`, in scan order. */
   queryMeta(field: MetaField, value: string): string[] {
     if (field === "key") {
       // The key is the primary key: at most one row.
-      const row = this.#valueByKey.get(value) as { value: string | null } | undefined;
-      return row ? [row.value ?? ""] : [];
+      const row = this.#valueByKey.get(value);
+      return row ? [wholeText(row.value) ?? ""] : [];
     }
     return this.#select(field, value).map((r) => r.value);
   }
@@ -139,7 +153,6 @@ export class MetaDao {
 
   /** Every row, in scan order. */
   all(): MetaRow[] {
-    return (this.#all.all() as { key: string; type: string; value: string | null }[])
-      .map((r) => ({ key: r.key, type: r.type, value: r.value ?? "" }));
+    return this.#all.all().map(fromRaw);
   }
 }

@@ -9,6 +9,7 @@ import type { StatementSync } from "node:sqlite";
 import type { Database } from "./db.ts";
 import { goMarshal, parseJsonExact } from "../beehive/go_json.ts";
 import { keyFor, parseApiVersion, parseGroupVersion, parseKey } from "./key.ts";
+import { wholeText } from "./whole_text.ts";
 import {
   detectShape,
   type MetaV2Statements,
@@ -103,10 +104,11 @@ export function decodeObject(json: string): unknown {
 
 /** A row as the schema's selects return it (src/store/schema.ts: output names). */
 interface RawRow {
-  key: string;
-  gvr: string | null;
-  namespace: string | null;
-  name: string | null;
+  // text, or bytes when the text holds a NUL (wholeColumn)
+  key: string | Uint8Array;
+  gvr: string | Uint8Array | null;
+  namespace: string | Uint8Array | null;
+  name: string | Uint8Array | null;
   rv: number | bigint | null;
   value: string | null;
 }
@@ -118,10 +120,10 @@ export function fromStoredVersion(v: number | bigint): number | bigint {
 
 function fromRaw(r: RawRow): MetaV2Row {
   return {
-    key: r.key,
-    groupversionresource: r.gvr ?? "",
-    namespace: r.namespace ?? "",
-    name: r.name ?? "",
+    key: wholeText(r.key) as string,
+    groupversionresource: wholeText(r.gvr) ?? "",
+    namespace: wholeText(r.namespace) ?? "",
+    name: wholeText(r.name) ?? "",
     resourceversion: fromStoredVersion(r.rv ?? 0),
     value: r.value ?? "",
   };
@@ -282,10 +284,10 @@ export class MetaV2Dao {
     const st = this.db.sqlite.prepare(this.#sql.dumpSelect);
     st.setReadBigInts(true);
     return (st.all() as unknown as RawRow[]).map((r) => ({
-      key: r.key,
-      groupversionresource: r.gvr,
-      namespace: r.namespace,
-      name: r.name,
+      key: wholeText(r.key) as string,
+      groupversionresource: wholeText(r.gvr),
+      namespace: wholeText(r.namespace),
+      name: wholeText(r.name),
       resourceversion: r.rv === null ? null : fromStoredVersion(r.rv),
       value: r.value ?? "",
     }));

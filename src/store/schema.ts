@@ -19,6 +19,7 @@
  */
 
 import type { DatabaseSync } from "node:sqlite";
+import { wholeColumn } from "./whole_text.ts";
 
 /** A KubeEdge release this program can be compatible with. */
 export type KubeEdgeRelease = "1.10" | "1.23";
@@ -248,7 +249,11 @@ export function metaV2Statements(shape: SchemaShape): MetaV2Statements {
       [cols.gvr, "namespace", "name", cols.rv, "value"].map((c) => `${q(c)}=\`excluded\`.${q(c)}`)
         .join(",");
   const selectOf = (gvr: string, rv: string) =>
-    `SELECT \`key\` AS \`key\`, ${gvr} AS gvr, \`namespace\` AS \`namespace\`, \`name\` AS \`name\`, ${rv} AS rv, \`value\` AS \`value\` FROM \`meta_v2\``;
+    // the key columns read whole, NULs included (whole_text.ts); a value is Go-marshalled
+    // JSON, whose strings escape NUL
+    `SELECT ${wholeColumn("`key`", "key")}, ${wholeColumn(gvr, "gvr")}, ${
+      wholeColumn("`namespace`", "namespace")
+    }, ${wholeColumn("`name`", "name")}, ${rv} AS rv, \`value\` AS \`value\` FROM \`meta_v2\``;
   return {
     upsert,
     deleteByKey: "DELETE FROM `meta_v2` WHERE `key` = ?",
