@@ -9,6 +9,7 @@ import {
   goString,
   hasLongInteger,
   parseJsonExact,
+  parseJsonFloat64,
   RawNumber,
 } from "../src/beehive/go_json.ts";
 
@@ -194,4 +195,19 @@ Deno.test("goMarshal: nesting as deep as Go's decoder accepts (10,000) is writte
   let w: unknown = [new RawNumber("9007199254740993")];
   for (let i = 1; i < depth; i++) w = [w];
   assert.equal(goMarshal(w), "[".repeat(depth) + "9007199254740993" + "]".repeat(depth));
+});
+
+Deno.test("numbers beyond float64 are an error, as Go's decoder makes them (JSON.parse alone gives Infinity)", () => {
+  for (const text of ['{"x":1e400}', "[-1E+309]", `{"a":[1,${"9".repeat(400)}]}`]) {
+    assert.ok(hasLongInteger(text), text);
+    assert.throws(() => parseJsonExact(text), /cannot unmarshal number .* float64/, text);
+    assert.throws(() => parseJsonFloat64(text), /cannot unmarshal number .* float64/, text);
+  }
+  // in range: kept; a digit run inside a string is no number
+  assert.deepEqual(parseJsonExact('{"x":1e308,"y":1e-400}'), { x: 1e308, y: 0 });
+  assert.deepEqual(parseJsonFloat64('{"x":"1e400","n":9007199254740993}'), {
+    x: "1e400",
+    n: 9007199254740992,
+  });
+  assert.equal(hasLongInteger('{"image":"sha256:abe1234"}'), false);
 });

@@ -200,3 +200,36 @@ Deno.test("content nested to Go's depth limit is stored whole in both modes; one
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+Deno.test("a number beyond float64 in a raw line: meta keeps the text, no meta_v2 row, the pod-status sync skips the status (strict --transport raw and fixed)", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const journal = `${dir}/overflow.ndjson`;
+    await Deno.writeTextFile(
+      journal,
+      [
+        '{"header":{"msg_id":"m1","timestamp":1644500001000},"route":{"source":"edgecontroller","group":"resource","operation":"insert","resource":"default/pod/web"},"content":{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"default"},"x":1e400}}',
+        '{"header":{"msg_id":"m2","timestamp":1644500002000},"route":{"source":"edged","group":"meta","operation":"update","resource":"default/podstatus/web"},"content":{"phase":1e400}}',
+        '{"header":{"msg_id":"m3","timestamp":1644500003000},"route":{"source":"metaManager","group":"resource","operation":"meta-internal-sync","resource":"podstatus"},"content":null}',
+      ].join("\n") + "\n",
+    );
+    for (const args of [["--compat", "strict", "--transport", "raw"], ["--compat", "fixed"]]) {
+      const db = `${dir}/${args.join("")}.db`;
+      const run = await replay([journal, ...args, "--db", db]);
+      assertNoCrash(run, args.join(" "));
+      assert.equal(run.code, 0, run.stderr);
+      assert.deepEqual(run.events.filter((e) => e.in === 3), [], "no status to send");
+      const sqlite = new DatabaseSync(db, { readOnly: true });
+      const meta = sqlite.prepare("SELECT key, value FROM meta ORDER BY key").all();
+      const v2 = sqlite.prepare("SELECT count(*) AS n FROM meta_v2").get() as { n: number };
+      sqlite.close();
+      assert.deepEqual(meta.map((r) => r.value), [
+        '{"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","namespace":"default"},"x":1e400}',
+        '{"phase":1e400}',
+      ]);
+      assert.equal(v2.n, 0, `${args.join(" ")}: the object does not decode, no meta_v2 row`);
+    }
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});

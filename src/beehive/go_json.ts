@@ -54,17 +54,29 @@ const LONG_INTEGER = /(?:^|[:,[])\s*-?\d{16}/;
 const INTEGER = /^-?\d+$/;
 /** A `-0` number token (an integer literal the unstructured decoder reads as int64 0). */
 const NEGATIVE_ZERO = /(?:^|[:,[])\s*-0(?![.\deE])/;
+/**
+ * A number token with an exponent of three digits or more, which may be beyond float64
+ * (`1e400`: Go's decoder refuses it where JSON.parse gives Infinity).
+ */
+const BIG_EXPONENT = /(?:^|[:,[])\s*-?\d[\d.]*[eE][+-]?\d{3}/;
 
 /**
  * Parses JSON the way Kubernetes' unstructured decoder does: integer literals that fit
  * in int64 keep every digit (as {@link RawNumber} when a JS number would round them),
- * everything else becomes a float64.
+ * everything else becomes a float64; a number beyond float64 (`1e400`) is an error, as
+ * in Go (JSON.parse alone gives Infinity).
  */
 export function parseJsonExact(text: string): unknown {
-  if (!LONG_INTEGER.test(text) && !NEGATIVE_ZERO.test(text)) return JSON.parse(text);
+  if (!hasLongInteger(text)) return JSON.parse(text);
   return JSON.parse(
     text,
     (_key, value, context?: { source?: string }) => {
+      if (typeof value === "number" && !Number.isFinite(value)) {
+        // Go: json: cannot unmarshal number 1e400 into Go value of type float64
+        throw new SyntaxError(
+          `cannot unmarshal number ${context?.source ?? value} into Go value of type float64`,
+        );
+      }
       if (Object.is(value, -0) && INTEGER.test(context?.source ?? "")) return 0; // int64 0
       if (typeof value !== "number" || Number.isSafeInteger(value)) return value;
       const source = context?.source;
@@ -73,6 +85,24 @@ export function parseJsonExact(text: string): unknown {
       return big <= INT64_MAX && big >= INT64_MIN ? new RawNumber(big.toString()) : value;
     },
   );
+}
+
+/**
+ * Parses JSON as Go's `json.Unmarshal` into `interface{}` does: every number a float64,
+ * and a number beyond float64 (`1e400`) an error (JSON.parse alone gives Infinity).
+ * @throws {SyntaxError} for invalid JSON or a number out of range
+ */
+export function parseJsonFloat64(text: string): unknown {
+  const value = JSON.parse(text);
+  if (!BIG_EXPONENT.test(text) && !LONG_INTEGER.test(text)) return value;
+  return JSON.parse(text, (_key, v, context?: { source?: string }) => {
+    if (typeof v === "number" && !Number.isFinite(v)) {
+      throw new SyntaxError(
+        `cannot unmarshal number ${context?.source ?? v} into Go value of type float64`,
+      );
+    }
+    return v;
+  });
 }
 
 /** Maps a UTF-16 code unit so that comparing mapped units orders strings by code point. */
@@ -247,10 +277,11 @@ function stringifySorted(value: unknown, slow: () => void): string | undefined {
 
 /**
  * True when JSON text needs {@link parseJsonExact}: an integer literal long enough to
- * lose digits as a JS number, or an integer `-0` (int64 0, not float64 -0).
+ * lose digits as a JS number, an integer `-0` (int64 0, not float64 -0), or a number
+ * that may be beyond float64.
  */
 export function hasLongInteger(json: string): boolean {
-  return LONG_INTEGER.test(json) || NEGATIVE_ZERO.test(json);
+  return LONG_INTEGER.test(json) || NEGATIVE_ZERO.test(json) || BIG_EXPONENT.test(json);
 }
 
 const COMPACT_CANDIDATE = /[ \t\n\r<>&\u2028\u2029]/;

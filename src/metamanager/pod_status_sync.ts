@@ -6,6 +6,7 @@
  */
 
 import { Content, type Identity, type Message, newMessage } from "../beehive/message.ts";
+import { parseJsonFloat64 } from "../beehive/go_json.ts";
 import type { Logger } from "../logger.ts";
 import type { MetaDao } from "../store/meta.ts";
 import { namespaceOf } from "./resource.ts";
@@ -65,7 +66,7 @@ export function podStatusSync(
     }
     let status: unknown;
     try {
-      status = JSON.parse(r.value); // Go: json.Unmarshal into interface{} (numbers as float64)
+      status = parseJsonFloat64(r.value); // Go: json.Unmarshal into interface{}
     } catch {
       log?.warn("pod status sync: unparsable status", { key: r.key });
       continue;
