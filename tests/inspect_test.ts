@@ -984,3 +984,19 @@ Deno.test("inspect: v1.23 and migrated databases: summary names the release, dum
   assert.equal(v110.kubeedge, "1.10");
   assert.equal(v110.schema, "beego");
 });
+
+Deno.test("inspect shows a key holding a NUL whole (node:sqlite alone would cut it there)", async () => {
+  await withTempDir(async (dir) => {
+    const path = `${dir}/nul.db`;
+    const db = new DatabaseSync(path);
+    db.exec(META_DDL);
+    db.exec(META_V2_DDL);
+    db.prepare("INSERT INTO meta (key, type, value) VALUES (?, 'pod', ?)").run(
+      "default/pod/a\u0000b",
+      '{"kind":"Pod","metadata":{"name":"a\\u0000b","namespace":"default"}}',
+    );
+    db.close();
+    const rows = JSON.parse(await inspect(path, "--type", "pod", "-o", "json"));
+    assert.deepEqual(rows.map((r: { key: string }) => r.key), ["default/pod/a\u0000b"]);
+  });
+});

@@ -10,6 +10,10 @@
 import type { DatabaseSync } from "node:sqlite";
 import { detectShape, metaV2Statements } from "../store/schema.ts";
 import { age, cell, formatTableLines, parseValue, toJson } from "./render.ts";
+import { wholeColumn } from "../store/whole_text.ts";
+
+/** The columns of `meta`, read whole (a NUL inside does not cut them). */
+const wholeColumns = ["key", "type", "value"].map((c) => wholeColumn(`\`${c}\``, c)).join(", ");
 
 /** One pod as the view shows it. */
 export interface PodView {
@@ -96,7 +100,7 @@ export function podViews(
   const id = (ns: string, name: string) => `${ns}\u0000${name}`;
   if (tables.includes("meta")) {
     const rows = sqlite.prepare(
-      "SELECT `key`, `type`, `value` FROM `meta` WHERE `type` IN ('pod', 'podstatus')",
+      `SELECT ${wholeColumns} FROM \`meta\` WHERE \`type\` IN ('pod', 'podstatus')`,
     ).all() as Obj[];
     for (const r of rows) {
       const key = text(r.key) ?? "";

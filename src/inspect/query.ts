@@ -22,6 +22,10 @@ import {
 } from "../store/schema.ts";
 import { namespaceOf, parseResource } from "../metamanager/resource.ts";
 import type { FileFacts, ReadMethod, ReadOnlyDb } from "./open.ts";
+import { wholeColumn } from "../store/whole_text.ts";
+
+/** The columns of `meta`, read whole (a NUL inside does not cut them). */
+const wholeColumns = ["key", "type", "value"].map((c) => wholeColumn(`\`${c}\``, c)).join(", ");
 
 /** The two tables inspect reads. */
 export type TableName = "meta" | "meta_v2";
@@ -180,7 +184,7 @@ export function selectRows(
   const { sql, params } = whereClause(table, filters, shape);
   if (table === "meta") {
     const st = sqlite.prepare(
-      "SELECT `key`, `type`, `value` FROM `meta`" + sql + " ORDER BY `key`",
+      `SELECT ${wholeColumns} FROM \`meta\`` + sql + " ORDER BY `key`",
     );
     return (st.all(...params) as Record<string, unknown>[]).map((r) => {
       const key = text(r.key) ?? "";
