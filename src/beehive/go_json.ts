@@ -52,13 +52,16 @@ const INT64_MIN = -9223372036854775808n;
  */
 const LONG_INTEGER = /(?:^|[:,[])\s*-?\d{16}/;
 const INTEGER = /^-?\d+$/;
-/** A `-0` number token (an integer literal the unstructured decoder reads as int64 0). */
-const NEGATIVE_ZERO = /(?:^|[:,[])\s*-0(?![.\deE])/;
 /**
  * A number token with an exponent of three digits or more, which may be beyond float64
  * (`1e400`: Go's decoder refuses it where JSON.parse gives Infinity).
  */
 const BIG_EXPONENT = /(?:^|[:,[])\s*-?\d[\d.]*[eE][+-]?\d{3}/;
+/**
+ * In one scan of the text: a LONG_INTEGER, a BIG_EXPONENT, or a `-0` number token (an
+ * integer literal the unstructured decoder reads as int64 0).
+ */
+const NEEDS_EXACT = /(?:^|[:,[])\s*(?:-?\d{16}|-0(?![.\deE])|-?\d[\d.]*[eE][+-]?\d{3})/;
 
 /**
  * Parses JSON the way Kubernetes' unstructured decoder does: integer literals that fit
@@ -281,7 +284,7 @@ function stringifySorted(value: unknown, slow: () => void): string | undefined {
  * that may be beyond float64.
  */
 export function hasLongInteger(json: string): boolean {
-  return LONG_INTEGER.test(json) || NEGATIVE_ZERO.test(json) || BIG_EXPONENT.test(json);
+  return NEEDS_EXACT.test(json);
 }
 
 const COMPACT_CANDIDATE = /[ \t\n\r<>&\u2028\u2029]/;
