@@ -1062,3 +1062,23 @@ Deno.test("a NUL inside a key, type or value is read back whole from meta and me
     s.close();
   }
 });
+
+Deno.test("meta_v2 listing in key order walks the primary key's index (no sort of whole rows)", () => {
+  const s = Store.open(":memory:");
+  try {
+    // the statement selectAfter prepares (its columns are expressions, see whole_text.ts)
+    const sqlite = s.db.sqlite;
+    const prepare = sqlite.prepare.bind(sqlite);
+    const seen: string[] = [];
+    sqlite.prepare = (sql: string) => (seen.push(sql), prepare(sql));
+    [...s.metaV2.selectAfter("/v1, Resource=pods", "", "", "")];
+    sqlite.prepare = prepare;
+    const sql = seen.find((q) => q.includes("ORDER BY"));
+    assert.ok(sql, "selectAfter prepared no ordered select");
+    const plan = prepare("EXPLAIN QUERY PLAN " + sql).all("", "") as { detail: string }[];
+    assert.ok(plan.some((p) => p.detail.includes("USING INDEX")), JSON.stringify(plan));
+    assert.ok(!plan.some((p) => p.detail.includes("TEMP B-TREE")), JSON.stringify(plan));
+  } finally {
+    s.close();
+  }
+});

@@ -184,7 +184,7 @@ export function selectRows(
   const { sql, params } = whereClause(table, filters, shape);
   if (table === "meta") {
     const st = sqlite.prepare(
-      `SELECT ${wholeColumns} FROM \`meta\`` + sql + " ORDER BY `key`",
+      `SELECT ${wholeColumns} FROM \`meta\`` + sql + " ORDER BY `meta`.`key`",
     );
     return (st.all(...params) as Record<string, unknown>[]).map((r) => {
       const key = text(r.key) ?? "";
@@ -198,7 +198,7 @@ export function selectRows(
       };
     });
   }
-  const st = sqlite.prepare(metaV2Statements(shape).select + sql + " ORDER BY `key`");
+  const st = sqlite.prepare(metaV2Statements(shape).select + sql + " ORDER BY `meta_v2`.`key`");
   st.setReadBigInts(true);
   return (st.all(...params) as Record<string, unknown>[]).map((r) => ({
     table: "meta_v2",

@@ -239,7 +239,7 @@ export class MetaV2Dao {
     }
     where.push("`key` > ?");
     args.push(afterKey);
-    const sql = this.#sql.select + " WHERE " + where.join(" AND ") + " ORDER BY `key`";
+    const sql = this.#sql.select + " WHERE " + where.join(" AND ") + " ORDER BY `meta_v2`.`key`";
     // a statement of its own per call: a page may stop iterating at any row
     const st = this.db.sqlite.prepare(sql);
     st.setReadBigInts(true);

@@ -90,13 +90,14 @@ export function checkDatabase(sqlite: DatabaseSync): Problem[] {
   }
 
   const st = metaV2Statements(detectShape(sqlite) ?? "beego");
-  const v2 = (sqlite.prepare(st.select + " ORDER BY `key`").all() as Record<string, unknown>[])
-    .map((r) => ({
-      key: text(r.key),
-      gvr: text(r.gvr),
-      namespace: text(r.namespace),
-      name: text(r.name),
-    }));
+  const v2 =
+    (sqlite.prepare(st.select + " ORDER BY `meta_v2`.`key`").all() as Record<string, unknown>[])
+      .map((r) => ({
+        key: text(r.key),
+        gvr: text(r.gvr),
+        namespace: text(r.namespace),
+        name: text(r.name),
+      }));
   const twinId = (resource: string, namespace: string, name: string) =>
     resource === "nodes" ? `nodes//${name}` : `${resource}/${namespace}/${name}`;
   const v2Ids = new Map<string, string>();
