@@ -10,10 +10,10 @@
 # @deno/linux-arm64-glibc, kept in $EDGECORE_CI_CACHE (default ~/.cache/edgecore-meta-ci).
 #
 # Environment (test-only knobs; the product reads none of them):
-#   TEST_TIME_SCALE     factor for the tests' own time limits (default 4 here)
+#   TEST_TIME_SCALE     factor for the tests' own time limits (default 6 here)
 #   CRASH_KILLS         serve kills of the crash-safety test (default 3 here, 20 natively)
-#   CRASH_REPLAY_KILLS  replay kills (default 2 here, 5 natively)
-#   CRASH_REPLAY_LINES  journal lines of the replay kills (default 5000 here, 30000 natively)
+#   CRASH_REPLAY_KILLS  replay kills (default 1 here, 5 natively)
+#   CRASH_REPLAY_LINES  journal lines of the replay kills (default 3000 here, 30000 natively)
 set -uo pipefail
 cd "$(dirname "$0")/.."
 export NO_COLOR=1
@@ -90,10 +90,10 @@ trap 'rm -f "$log"' EXIT
 echo "aarch64: running ${TESTS[*]}" >&2
 DENO_DIR=$CACHE/deno_dir \
   TEST_EXPECT_ARCH=aarch64 \
-  TEST_TIME_SCALE=${TEST_TIME_SCALE:-4} \
+  TEST_TIME_SCALE=${TEST_TIME_SCALE:-6} \
   CRASH_KILLS=${CRASH_KILLS:-3} \
-  CRASH_REPLAY_KILLS=${CRASH_REPLAY_KILLS:-2} \
-  CRASH_REPLAY_LINES=${CRASH_REPLAY_LINES:-5000} \
+  CRASH_REPLAY_KILLS=${CRASH_REPLAY_KILLS:-1} \
+  CRASH_REPLAY_LINES=${CRASH_REPLAY_LINES:-3000} \
   "$DENO_A64" test -A --no-check --parallel "${TESTS[@]}" 2>&1 | tee "$log"
 rc=${PIPESTATUS[0]}
 
