@@ -248,17 +248,21 @@ function valueExtent(text: string, i: number): { end: number; depth: number } | 
   return undefined;
 }
 
+/** Stands for a header or route object that fromMembers decodes itself. */
+const STRUCT_PLACEHOLDER: GoValue = Object.freeze({}) as GoValue;
+
 /** Largest content (in characters) whose decoded value a parsed message keeps. */
 const KEEP_DECODED_CHARS = 32 * 1024;
 
 /**
- * decodeText for the common message, decoding its content once: header, route and other
- * members through the Go decoder, the content (the bulk of the line) by its extent and
+ * decodeText for the common message, decoding its content once: header and route through
+ * the Go decoder (once, in fromMembers), other members through it too, the content (the bulk of the line) by its extent and
  * one native `JSON.parse`, whose value Inject then uses (see Content.fromWire). For one
  * JSON value JSON.parse and Go's decoder accept exactly the same texts but for nesting
  * deeper than Go's limit, which is checked here. Undefined when the line is anything
  * else (invalid, a top-level value other than an object): the full decoder then decides,
- * and words the error. Exported for the tests; `trimmed` is stripped of Go white space.
+ * and words the error; so does it when this throws (a header's syntax error may follow a
+ * route's type error). Exported for the tests; `trimmed` is stripped of Go white space.
  */
 export function decodeTextFast(trimmed: string): Message | undefined {
   if (trimmed.charCodeAt(0) !== 0x7b) return undefined;
@@ -274,7 +278,14 @@ export function decodeTextFast(trimmed: string): Message | undefined {
     if (trimmed.charCodeAt(i) !== 0x3a) return undefined;
     const start = skipGoWs(trimmed, i + 1);
     const c = trimmed.charCodeAt(start);
-    if ((c === 0x7b || c === 0x5b) && foldFieldKey(key) === "content") {
+    const field = foldFieldKey(key);
+    if (c === 0x7b && (field === "header" || field === "route")) {
+      // decoded (and validated) once, by fromMembers' decodeStruct
+      const extent = valueExtent(trimmed, start);
+      if (extent === undefined) return undefined;
+      members.push({ key, start, end: extent.end, value: STRUCT_PLACEHOLDER });
+      i = extent.end;
+    } else if ((c === 0x7b || c === 0x5b) && field === "content") {
       const extent = valueExtent(trimmed, start);
       if (extent === undefined || extent.depth + 1 > GO_MAX_DEPTH) return undefined;
       const slice = trimmed.slice(start, extent.end);
@@ -314,8 +325,8 @@ function decodeText(text: string): Message {
   try {
     const fast = decodeTextFast(trimmed);
     if (fast !== undefined) return fast;
-  } catch (e) {
-    if (!(e instanceof GoSyntaxError)) throw e; // WireError: the same as the full decoder's
+  } catch {
+    // the full decoder words the error (a syntax error anywhere before a field's type)
   }
   return decodeTextFull(text);
 }
