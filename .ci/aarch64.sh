@@ -90,6 +90,7 @@ trap 'rm -f "$log"' EXIT
 echo "aarch64: running ${TESTS[*]}" >&2
 DENO_DIR=$CACHE/deno_dir \
   TEST_EXPECT_ARCH=aarch64 \
+  TEST_SKIP_SLOW_CPU_DRAIN=1 \
   TEST_TIME_SCALE=${TEST_TIME_SCALE:-6} \
   CRASH_KILLS=${CRASH_KILLS:-3} \
   CRASH_REPLAY_KILLS=${CRASH_REPLAY_KILLS:-1} \
