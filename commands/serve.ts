@@ -19,8 +19,10 @@ export function serveCommand() {
   return new Command("serve")
     .summary("run the MetaManager as a service (default: ./data/edgecore.db, 127.0.0.1:10550)")
     .description(
-      "Run the MetaManager loop as a service: SQLite store, pod-status sync timer, and one " +
-        "loopback HTTP server for external bus modules (WebSocket), sync, health and metrics.",
+      "Run the MetaManager loop as a service: SQLite store, pod-status sync timer (v1.10; " +
+        "v1.23 has none), and one loopback HTTP server for external bus modules (WebSocket), " +
+        "sync, health and metrics. As KubeEdge v1.23 the MetaManager is bus module " +
+        "`metamanager` (v1.10: `metaManager`) and runs v1.23.1's process().",
     )
     .option(
       "--listen <address>",
@@ -55,7 +57,7 @@ export function serveCommand() {
 Endpoints:
   GET  /v1/modules/{name}?group={group}   WebSocket: become bus module {name}
                                           (e.g. websocket/hub, edged/edged)
-  POST /v1/sync                           run meta-internal-sync now ("edgecore-meta sync")
+  POST /v1/sync                           run the pod-status sync (409 in strict v1.23)
   POST /v1/rows                           delete or repair one row ("edgecore-meta edit")
   GET  /healthz, /readyz[?verbose]        liveness; readiness (each check with ?verbose)
   GET  /metrics                           Prometheus metrics (also DB size, rows, watchers)

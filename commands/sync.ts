@@ -13,6 +13,8 @@ import { systemIdentity } from "../src/beehive/message.ts";
 import { podStatusMessages, podStatusSync } from "../src/metamanager/pod_status_sync.ts";
 import { deliveryEventLines, EDGECORE_GROUPS } from "../src/replay/recorder.ts";
 import { Store } from "../src/store/store.ts";
+import { checkForcedSync } from "../src/metamanager/compat.ts";
+import { META_MANAGER_MODULE_OF } from "../src/metamanager/process.ts";
 import { MetaDao } from "../src/store/meta.ts";
 import { withReadOnlyDatabase } from "../src/inspect/open.ts";
 import { checkTables, listTables } from "../src/inspect/query.ts";
@@ -61,10 +63,12 @@ export function syncCommand() {
     .addHelpText(
       "after",
       `
-KubeEdge v1.23 has no meta-internal-sync. On a v1.23 database the forced sync is ours
-(fixed mode only): it sends what v1.10's meta-internal-sync sends, one update per namespace
-of every stored podstatus (resource <ns>/podstatus, group meta, to the hub) and deletes
-podstatus rows whose pod is gone. In strict mode it is refused.
+KubeEdge v1.23 has no meta-internal-sync. As v1.23 (the database's release, --kubeedge or
+the configured one) the forced sync is ours, in fixed mode only: it sends what v1.10's
+meta-internal-sync sends, one update per namespace holding that namespace's stored pod
+statuses (resource <ns>/podstatus, group resource, source metamanager, to the hub), and
+deletes podstatus rows whose pod is gone. In strict mode it is refused (a serve running as
+strict v1.23 answers 409).
 
 Examples:
   edgecore-meta sync
@@ -87,12 +91,10 @@ Examples:
           "edgecoreMeta.kubeedge": opts.kubeedge,
         });
         const release = configuredRelease(config) ?? Store.releaseOf(path) ?? "1.10";
-        if (release === "1.23" && config.edgecoreMeta.compat === "strict") {
-          throw new CommandError(
-            `Cannot sync ${path} as KubeEdge v1.23 in strict mode: v1.23 has no ` +
-              `meta-internal-sync (set EDGECORE_META_COMPAT=fixed or edgecoreMeta.compat: fixed for ` +
-              `this program's forced sync)`,
-          );
+        try {
+          checkForcedSync(release, config.edgecoreMeta.compat, `sync ${path}`);
+        } catch (e) {
+          throw new CommandError((e as Error).message);
         }
         // A dry run reads without writing anything (safe on a live node's database).
         const result = opts.dryRun
@@ -125,7 +127,7 @@ Examples:
               lock.release();
             }
           })();
-        const messages = podStatusMessages(result, systemIdentity);
+        const messages = podStatusMessages(result, systemIdentity, META_MANAGER_MODULE_OF[release]);
         const deliveries = messages.map((msg) => ({ via: "group" as const, group: "hub", msg }));
         const lines = deliveryEventLines(1, deliveries, (g) => EDGECORE_GROUPS[g] ?? []);
         printSync(lines, result.orphans, opts.dryRun ? "would delete" : "deleted");

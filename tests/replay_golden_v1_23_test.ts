@@ -164,3 +164,36 @@ Deno.test("the replay CLI with --kubeedge 1.23 --compat strict reproduces rand12
     await Deno.remove(dir, { recursive: true });
   }
 });
+
+const DB_V110 = new URL("fixtures/edgecore-db/", ROOT);
+const DB_V123 = new URL("fixtures/edgecore-db-v1.23/", ROOT);
+
+Deno.test("v1.23 strict replay of the edgecore-db fixture journal into a new file gives the real v1.23 edgecore.db (events and rows, byte for byte)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edgecore-meta-v123-fixture-" });
+  const store = Store.open(`${dir}/edgecore.db`, { release: "1.23" });
+  const lines: string[] = [];
+  try {
+    const journal = read(new URL("edgecore-fixture.journal.ndjson", DB_V110));
+    await replay({
+      journal: ReadableStream.from([new TextEncoder().encode(journal)]),
+      store,
+      mode: "strict",
+      answers: { cloud: new Map(), edged: new Map() },
+      write: (line) => lines.push(line),
+      remoteQueryTimeout: 1,
+    });
+    const events = lines.map((l) => l + "\n").join("");
+    const ev = compareEventsExact(
+      journal,
+      read(new URL("edgecore-fixture.out.ndjson", DB_V123)),
+      events,
+    );
+    assert.deepEqual(ev.differences, [], ev.summary);
+    const db = compareDbExact(read(new URL("edgecore.db.json", DB_V123)), dumpJson(store.db));
+    assert.deepEqual(db.differences, [], db.summary);
+    assert.equal(store.db.shape, "gorm");
+  } finally {
+    store.close();
+    await Deno.remove(dir, { recursive: true });
+  }
+});

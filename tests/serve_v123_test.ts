@@ -8,7 +8,7 @@
 
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { ServeProcess } from "./support/serve_process.ts";
+import { runCli, ServeProcess } from "./support/serve_process.ts";
 import { isMessage, WsModule } from "./support/ws_module.ts";
 
 const V123 = new URL("../fixtures/edgecore-db-v1.23/", import.meta.url);
@@ -137,3 +137,62 @@ for (
     }
   });
 }
+
+Deno.test("sync on a serve running as v1.23: strict refuses (v1.23 has no meta-internal-sync), fixed runs our forced sync from module metamanager", async () => {
+  const dir = Deno.makeTempDirSync();
+  const path = `${dir}/edgecore.db`;
+  Deno.copyFileSync(new URL("edgecore.db", V123), path);
+  Deno.chmodSync(path, 0o644);
+  try {
+    const strict = await ServeProcess.start({ db: path, args: ["--compat", "strict"] });
+    try {
+      const r = await runCli(["sync", "--server", `http://${strict.address}`]);
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /answered 409 to POST \/v1\/sync\S*: Cannot sync \S+edgecore\.db as KubeEdge v1\.23 in strict mode: v1\.23 has no meta-internal-sync/,
+      );
+    } finally {
+      await strict.stop();
+    }
+    // An orphaned podstatus row (its pod is gone) for the fixed sync to delete.
+    const db = new DatabaseSync(path);
+    db.prepare("INSERT INTO meta (key, type, value) VALUES (?, 'podstatus', ?)")
+      .run("default/podstatus/gone", '{"phase":"Running"}');
+    db.close();
+    const fixed = await ServeProcess.start({ db: path, args: ["--compat", "fixed"] });
+    try {
+      const cloud = await WsModule.connect(fixed.address, "websocket", "hub", WAIT_MS);
+      try {
+        const r = await runCli(["sync", "--server", `http://${fixed.address}`]);
+        assert.equal(r.code, 0, r.stderr);
+        const events = r.stdout.split("\n").filter((l) => l !== "").map((l) => JSON.parse(l));
+        assert.ok(events.length > 0);
+        for (const e of events) {
+          assert.equal(e.message.route.source, "metamanager");
+          assert.equal(e.message.route.operation, "update");
+          assert.match(e.message.route.resource, /^[^/]+\/podstatus$/);
+        }
+        assert.match(r.stderr, /deleted 1 orphaned podstatus row\(s\): default\/podstatus\/gone/);
+        const sent = await cloud.waitFor(isMessage("update"), WAIT_MS, "a sync update");
+        assert.equal(sent.route?.source, "metamanager");
+      } finally {
+        await cloud.close();
+      }
+    } finally {
+      await fixed.stop();
+    }
+    const after = new DatabaseSync(path, { readOnly: true });
+    try {
+      assert.equal(
+        after.prepare("SELECT count(*) AS n FROM meta WHERE key = 'default/podstatus/gone'")
+          .get()!.n,
+        0,
+      );
+    } finally {
+      after.close();
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
+  }
+});

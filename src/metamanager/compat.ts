@@ -42,6 +42,12 @@ export interface Quirks {
    * Fixed mode hands it to the waiter: every module of this process is on the channel bus.
    */
   respDroppedForUnknownContext: boolean;
+  /**
+   * v1.23 only: the error reply of a failed remote request (processRemote) is built from
+   * the request as re-sent with a fresh id, so its parent is that fresh id and a sender
+   * waiting with SendSync on its own id never receives it (spec/v1.23.md §3.7, quirk 3).
+   */
+  remoteErrorParentIsFreshId: boolean;
 }
 
 /** The message context types edgecore registers (beehive InitContext: channel only). */
@@ -53,6 +59,7 @@ const STRICT: Quirks = {
   crashOnMalformedListItem: true,
   nonAtomicWrites: true,
   respDroppedForUnknownContext: true,
+  remoteErrorParentIsFreshId: false, // v1.10's remote query errors follow errorParentIsRequestParent
 };
 
 const FIXED: Quirks = {
@@ -61,12 +68,14 @@ const FIXED: Quirks = {
   crashOnMalformedListItem: false,
   nonAtomicWrites: false,
   respDroppedForUnknownContext: false,
+  remoteErrorParentIsFreshId: false,
 };
 
 /**
  * KubeEdge v1.23.1 in strict mode (spec/v1.23.md §10): insert upserts, error replies carry
  * the request's own id and Inject never crashes (logs and skips), so of the v1.10 quirks
- * only the non-atomic meta/meta_v2 writes and beehive's context choice remain. Its other differences are v1.23's behaviour, not bugs: src/metamanager/process_v1_23.ts.
+ * only the non-atomic meta/meta_v2 writes and beehive's context choice remain, beside
+ * v1.23's own remoteErrorParentIsFreshId. Its other differences are v1.23's behaviour, not bugs: src/metamanager/process_v1_23.ts.
  */
 const STRICT_V1_23: Quirks = {
   insertKeepsStaleRow: false,
@@ -76,6 +85,7 @@ const STRICT_V1_23: Quirks = {
   // v1.23.1's beehive still picks SendResp's context by header.type (read from the code; no
   // v1.23 reference exercises it).
   respDroppedForUnknownContext: true,
+  remoteErrorParentIsFreshId: true,
 };
 
 /** The quirk switches of a mode, for a release (default v1.10). */
@@ -97,6 +107,30 @@ export function checkProcessRelease(release: KubeEdgeRelease, what: string): voi
     `Cannot ${what} as KubeEdge v${release}: its MetaManager process() is not reproduced yet ` +
       `(supported: ${PROCESS_RELEASES.map((r) => `v${r}`).join(", ")}; v${release} databases ` +
       `can be read with inspect). Pass --kubeedge 1.10 to run v1.10's process() on it`,
+  );
+}
+
+/** A command or request refused because the chosen release and mode do not have it. */
+export class ReleaseRefusal extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ReleaseRefusal";
+  }
+}
+
+/**
+ * Checks that a forced pod-status sync (`sync`, serve's POST /v1/sync) can run as `release`
+ * in `mode`. v1.10 has meta-internal-sync; v1.23 has none (spec/v1.23.md §1), so strict
+ * v1.23 refuses and fixed v1.23 runs this program's sync (the one v1.10 has).
+ * @param what the thing refused, e.g. `sync /var/lib/kubeedge/edgecore.db`
+ * @throws {ReleaseRefusal} for strict v1.23
+ */
+export function checkForcedSync(release: KubeEdgeRelease, mode: CompatMode, what: string): void {
+  if (release === "1.10" || mode === "fixed") return;
+  throw new ReleaseRefusal(
+    `Cannot ${what} as KubeEdge v${release} in strict mode: v${release} has no ` +
+      `meta-internal-sync (set EDGECORE_META_COMPAT=fixed or edgecoreMeta.compat: fixed for ` +
+      `this program's forced sync)`,
   );
 }
 

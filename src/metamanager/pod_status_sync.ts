@@ -79,12 +79,19 @@ export function podStatusSync(
   return result;
 }
 
-/** The per-namespace update messages of a sync result, as the MetaManager sends them. */
-export function podStatusMessages(result: PodStatusSyncResult, id: Identity): Message[] {
+/**
+ * The per-namespace update messages of a sync result, as the MetaManager sends them, from
+ * module `source` (the release's MetaManager name: v1.10 `metaManager`, v1.23 `metamanager`).
+ */
+export function podStatusMessages(
+  result: PodStatusSyncResult,
+  id: Identity,
+  source = "metaManager",
+): Message[] {
   const messages: Message[] = [];
   for (const [ns, statuses] of result.byNamespace) {
     const m = newMessage("", id);
-    m.route.source = "metaManager";
+    m.route.source = source;
     m.route.group = "resource";
     m.route.resource = `${ns}/podstatus`;
     m.route.operation = "update";

@@ -570,7 +570,8 @@ export class MetaManager {
   /** meta-internal-sync (§4.7, §6): per-namespace pod status to the cloud. */
   processSync(): void {
     const result = podStatusSync(this.#store.meta, { log: this.#log });
-    for (const m of podStatusMessages(result, this.#id)) this.sendToCloud(m);
+    const source = META_MANAGER_MODULE_OF[this.release];
+    for (const m of podStatusMessages(result, this.#id, source)) this.sendToCloud(m);
   }
 
   /** action (§4.8). */

@@ -354,12 +354,14 @@ export class ProcessV123 {
   async processRemote(msg: Message): Promise<void> {
     const originalId = msg.header.msgId;
     const request = withHeader(msg, { msgId: this.h.id.newId() });
+    // Upstream answers failures to the re-sent request (fresh id): no waiter matches it.
+    const failed = this.h.quirks.remoteErrorParentIsFreshId ? request : msg;
     let resp: Message;
     try {
       resp = await this.h.sendSync(this.h.sendModule, request, this.h.remoteTimeoutMs);
     } catch (e) {
       this.h.unit(() =>
-        this.feedbackError(`failed to process remote: ${(e as Error).message}`, request)
+        this.feedbackError(`failed to process remote: ${(e as Error).message}`, failed)
       );
       return;
     }
@@ -367,7 +369,7 @@ export class ProcessV123 {
       const stored = this.#answerToStore(resp);
       if (stored !== undefined) {
         const err = this.handleMessage(stored);
-        if (err !== undefined) this.feedbackError(err, request);
+        if (err !== undefined) this.feedbackError(err, failed);
       }
       this.h.sendToEdged(withHeader(resp, { parentMsgId: originalId }), msg.header.sync);
       this.h.sendToCloud(this.#ok(resp));

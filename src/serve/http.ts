@@ -10,6 +10,7 @@ import { detectShape, metaV2Statements } from "../store/schema.ts";
 import type { EdgeMetaService } from "./service.ts";
 import { createMetaServerHandler } from "../metaserver/handler.ts";
 import { parseRowEdit, renderEdit, RowEditError } from "../tools/edit.ts";
+import { ReleaseRefusal } from "../metamanager/compat.ts";
 
 const MODULE_PATH = /^\/v1\/modules\/([^/]+)$/;
 
@@ -101,7 +102,14 @@ export function createHandler(
     }
     if (path === "/v1/sync") {
       if (req.method !== "POST") return problem(405, "use POST to run meta-internal-sync");
-      const { lines, orphans } = await svc.syncNow();
+      let synced: { lines: string[]; orphans: string[] };
+      try {
+        synced = await svc.syncNow();
+      } catch (e) {
+        if (e instanceof ReleaseRefusal) return problem(409, e.message);
+        throw e;
+      }
+      const { lines, orphans } = synced;
       if (url.searchParams.get("format") === "json") {
         // What "edgecore-meta sync" prints: the event lines and the orphans deleted.
         return text(JSON.stringify({ lines, orphans }) + "\n", 200, "application/json");

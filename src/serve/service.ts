@@ -10,7 +10,7 @@ import { type Identity, type Message, systemIdentity } from "../beehive/message.
 import { ModuleBridge } from "../bridge/websocket.ts";
 import type { Config } from "../config/config.ts";
 import { configuredRelease, listenAddress } from "../config/config.ts";
-import { checkProcessRelease } from "../metamanager/compat.ts";
+import { checkForcedSync, checkProcessRelease } from "../metamanager/compat.ts";
 import type { Logger } from "../logger.ts";
 import { runMetaManagerLoop } from "../metamanager/module.ts";
 import {
@@ -330,17 +330,30 @@ export class EdgeMetaService {
   }
 
   /**
-   * Runs meta-internal-sync now (as the timer would) and returns the event lines of the
-   * messages it sent to the cloud and the keys of the orphaned podstatus rows it deleted.
+   * Runs the forced pod-status sync now and returns the event lines of the messages it sent
+   * to the cloud and the keys of the orphaned podstatus rows it deleted. v1.10: its
+   * meta-internal-sync, through process() as the timer's message (journaled). v1.23 has no
+   * meta-internal-sync: strict refuses; fixed runs this program's sync (v1.10's, sent from
+   * module `metamanager`) directly, not as a bus message, so the journal does not hold it.
+   * @throws {import("../metamanager/compat.ts").ReleaseRefusal} in strict v1.23
    */
   async syncNow(): Promise<{ lines: string[]; orphans: string[] }> {
+    checkForcedSync(
+      this.mm.release,
+      this.config.edgecoreMeta.compat,
+      `sync ${this.config.database.dataSource}`,
+    );
     const trigger = podStatusSyncTrigger(this.#id);
-    this.#journal?.append(trigger);
-    this.#journal?.flush();
+    const viaProcess = this.mm.release === "1.10";
+    if (viaProcess) {
+      this.#journal?.append(trigger);
+      this.#journal?.flush();
+    }
     let orphans: string[] = [];
     this.store.transaction(() => {
-      orphans = podStatusSync(this.store.meta, { dryRun: true }).orphans; // what handle() deletes
-      this.mm.handle(trigger);
+      orphans = podStatusSync(this.store.meta, { dryRun: true }).orphans; // what the sync deletes
+      if (viaProcess) this.mm.handle(trigger);
+      else this.mm.processSync();
     });
     const deliveries = await this.mm.deliverWhenDurable(this.mm.outbox.take()) ?? [];
     this.metrics.countMessage(trigger.route.operation);
