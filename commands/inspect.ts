@@ -10,11 +10,11 @@ import { Command, Option } from "@commander-js/extra-typings";
 import { withReadOnlyDatabase } from "../src/inspect/open.ts";
 import {
   checkTables,
-  dump,
+  dumpStream,
   type Filters,
   type InspectRecord,
+  iterateRows,
   listTables,
-  selectRows,
   summarize,
   type TableName,
 } from "../src/inspect/query.ts";
@@ -35,12 +35,6 @@ import { DEVICE_TABLES, readDeviceTable, renderPlainRows } from "../src/inspect/
 import { resolveGvr, resolveType } from "../src/inspect/spelling.ts";
 import { watchRows, watchStamp } from "../src/inspect/watch.ts";
 import { writeStdoutSync } from "../src/io/stdout.ts";
-
-/** What a run prints: `text` on stdout (in chunks), `notice` on stderr. */
-interface Output {
-  text: Iterable<string>;
-  notice?: string;
-}
 
 /** Writes chunks of text to stdout, about 1 MiB at a time. */
 function writeStdout(chunks: Iterable<string>): void {
@@ -247,27 +241,32 @@ Examples:
             );
           } else hint = didYouMean("--gvr", r.suggestions);
         }
-        let records = selectRows(db.sqlite, table, filters);
-        if (opts.name !== undefined) records = records.filter((r) => r.name === opts.name);
+        let records: Iterable<InspectRecord> = iterateRows(db.sqlite, table, filters);
+        if (opts.name !== undefined) records = withName(records, opts.name);
         return { records, hint };
       };
 
       const stamp = watchStamp(path);
       let printed: InspectRecord[] = [];
-      const { text, notice } = withReadOnlyDatabase(path, (db): Output => {
+      // Rows and the dump are written as they are read, inside the read transaction: one
+      // row in memory at a time (plus about 1 MiB of output), whatever the file's size.
+      const notice = withReadOnlyDatabase(path, (db): string | undefined => {
         const tables = listTables(db.sqlite);
         if (format === "dump") {
           checkTables(db, tables);
-          return { text: renderDump(dump(db)) };
+          writeStdout(renderDump(dumpStream(db)));
+          return;
         }
         if (!filtered) {
           checkTables(db, tables);
-          return { text: [renderSummary(format, summarize(db, tables))] };
+          writeStdout([renderSummary(format, summarize(db, tables))]);
+          return;
         }
         checkTables(db, tables, table);
         const { records, hint } = select(db);
-        printed = records;
-        if (records.length === 0) {
+        const it = records[Symbol.iterator]();
+        const first = it.next();
+        if (first.done) {
           if (filters.key !== undefined) {
             const others = Object.entries(filters).some(([k, v]) => k !== "key" && v !== undefined);
             throw new CommandError(
@@ -277,19 +276,24 @@ Examples:
           }
           if (format === "table") {
             // As kubectl: said on stderr, stdout stays empty.
-            return { text: [], notice: `No rows found in table ${table} of ${path}.${hint}` };
+            return `No rows found in table ${table} of ${path}.${hint}`;
           }
           if (hint) console.error(`No rows found in table ${table} of ${path}.${hint}`);
         }
-        return { text: renderRows(format, table, records, now) };
+        let rows: Iterable<InspectRecord> = first.done ? [] : prepend(first.value, it);
+        // --watch compares with what was printed (a filtered selection): keep it then only.
+        if (opts.watch) rows = printed = [...rows];
+        writeStdout(renderRows(format, table, rows, now));
       });
       if (notice) console.error(notice);
-      writeStdout(text);
       if (opts.watch) {
         await watchRows(
           path,
           () =>
-            withReadOnlyDatabase(path, (db) => new Map(select(db).records.map((r) => [r.key, r]))),
+            withReadOnlyDatabase(
+              path,
+              (db) => new Map([...select(db).records].map((r) => [r.key, r])),
+            ),
           {
             format: format === "table" ? "table" : "ndjson",
             tableLines: (rs) => renderRows("table", table, rs, Date.now()),
@@ -300,6 +304,15 @@ Examples:
         );
       }
     });
+}
+
+function* withName(records: Iterable<InspectRecord>, name: string): Generator<InspectRecord> {
+  for (const r of records) if (r.name === name) yield r;
+}
+
+function* prepend<T>(first: T, rest: Iterator<T>): Generator<T> {
+  yield first;
+  for (let r = rest.next(); !r.done; r = rest.next()) yield r.value;
 }
 
 function distinct(sqlite: DatabaseSync, table: string, column: string): string[] {

@@ -9,7 +9,7 @@
 import type { DatabaseSync, StatementSync } from "node:sqlite";
 import { DatabaseError } from "../store/db.ts";
 import type { Database } from "../store/db.ts";
-import { type Dump, dumpDatabase } from "../store/dump.ts";
+import { type Dump, dumpDatabase, type DumpRows, dumpRows } from "../store/dump.ts";
 import { fromStoredVersion } from "../store/meta_v2.ts";
 import {
   describeShape,
@@ -180,15 +180,28 @@ export function selectRows(
   table: TableName,
   filters: Filters,
 ): InspectRecord[] {
+  return [...iterateRows(sqlite, table, filters)];
+}
+
+/**
+ * The rows of {@link selectRows}, read from SQLite one at a time (only the current row in
+ * memory); iterate inside the read transaction.
+ */
+export function* iterateRows(
+  sqlite: DatabaseSync,
+  table: TableName,
+  filters: Filters,
+): Generator<InspectRecord> {
   const shape = table === "meta_v2" ? detectShape(sqlite) ?? "beego" : "beego";
   const { sql, params } = whereClause(table, filters, shape);
   if (table === "meta") {
     const st = sqlite.prepare(
       `SELECT ${wholeColumns} FROM \`meta\`` + sql + " ORDER BY `meta`.`key`",
     );
-    return (st.all(...params) as Record<string, unknown>[]).map((r) => {
+    for (const raw of st.iterate(...params)) {
+      const r = raw as Record<string, unknown>;
       const key = text(r.key) ?? "";
-      return {
+      yield {
         table: "meta",
         key,
         type: text(r.type) ?? "",
@@ -196,19 +209,23 @@ export function selectRows(
         name: parseResource(key).id,
         value: text(r.value),
       };
-    });
+    }
+    return;
   }
   const st = sqlite.prepare(metaV2Statements(shape).select + sql + " ORDER BY `meta_v2`.`key`");
   st.setReadBigInts(true);
-  return (st.all(...params) as Record<string, unknown>[]).map((r) => ({
-    table: "meta_v2",
-    key: text(r.key) ?? "",
-    gvr: text(r.gvr) ?? "",
-    namespace: text(r.namespace) ?? "",
-    name: text(r.name) ?? "",
-    resourceversion: integer(r.rv),
-    value: text(r.value),
-  }));
+  for (const raw of st.iterate(...params)) {
+    const r = raw as Record<string, unknown>;
+    yield {
+      table: "meta_v2",
+      key: text(r.key) ?? "",
+      gvr: text(r.gvr) ?? "",
+      namespace: text(r.namespace) ?? "",
+      name: text(r.name) ?? "",
+      resourceversion: integer(r.rv),
+      value: text(r.value),
+    };
+  }
 }
 
 /** Row count of one table and per group (type or groupversionresource). */
@@ -270,11 +287,19 @@ export function summarize(db: ReadOnlyDb, tables: string[]): Summary {
   };
 }
 
-/** The database dump (src/store/dump.ts) of an inspected file. */
+/** The database dump (src/store/dump.ts) of an inspected file, in memory (see {@link dumpStream}). */
 export function dump(db: ReadOnlyDb): Dump {
-  const view: Pick<Database, "tables" | "sqlite"> = {
-    tables: () => listTables(db.sqlite),
-    sqlite: db.sqlite,
-  };
-  return dumpDatabase(view);
+  return dumpDatabase(view(db));
+}
+
+/**
+ * The database dump of an inspected file, its rows read one at a time in key order
+ * (iterate inside the read transaction); resourceversions are exact integers.
+ */
+export function dumpStream(db: ReadOnlyDb): DumpRows {
+  return dumpRows(view(db));
+}
+
+function view(db: ReadOnlyDb): Pick<Database, "tables" | "sqlite"> {
+  return { tables: () => listTables(db.sqlite), sqlite: db.sqlite };
 }

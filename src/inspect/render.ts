@@ -6,7 +6,7 @@
  */
 
 import { loadedYaml } from "../yaml.ts";
-import type { Dump } from "../store/dump.ts";
+import type { Dump, DumpRows } from "../store/dump.ts";
 import type { InspectRecord, Summary, TableCounts, TableName } from "./query.ts";
 
 /** Output formats. */
@@ -197,6 +197,10 @@ function indent(text: string, by: string): string {
  * JSON text of an array, one element at a time: the same text as
  * `JSON.stringify(items, null, 2)` (with exact bigints), never one string for all of it.
  */
+function* mapped<T, U>(items: Iterable<T>, f: (item: T) => U): Generator<U> {
+  for (const item of items) yield f(item);
+}
+
 function* jsonArray(items: Iterable<unknown>, by: string): Generator<string> {
   let first = true;
   for (const item of items) {
@@ -213,28 +217,35 @@ function* jsonArray(items: Iterable<unknown>, by: string): Generator<string> {
 export function* renderRows(
   format: Exclude<OutputFormat, "dump">,
   table: TableName,
-  records: InspectRecord[],
+  records: Iterable<InspectRecord>,
   now: number,
 ): Generator<string> {
   switch (format) {
     case "table": {
-      if (records.length === 0) return;
-      const { headers, rows } = rowsTable(table, records, now);
+      // Column widths need every row: the table is built whole (kubectl's tabwriter does too).
+      const all = [...records];
+      if (all.length === 0) return;
+      const { headers, rows } = rowsTable(table, all, now);
       yield* formatTableLines(headers, rows);
       return;
     }
     case "json":
-      yield* jsonArray(records.map(outputRecord), "");
+      yield* jsonArray(mapped(records, outputRecord), "");
       yield "\n";
       return;
     case "ndjson":
       for (const r of records) yield toJson(outputRecord(r)) + "\n";
       return;
-    case "yaml":
-      if (records.length === 0) yield "[]\n";
+    case "yaml": {
       // A block sequence is the concatenation of its one-item sequences.
-      for (const r of records) yield toYaml([outputRecord(r)]);
+      let none = true;
+      for (const r of records) {
+        yield toYaml([outputRecord(r)]);
+        none = false;
+      }
+      if (none) yield "[]\n";
       return;
+    }
   }
 }
 
@@ -242,7 +253,7 @@ export function* renderRows(
  * The database dump as chunks: the same text as `dumpJson` of src/store/dump.ts
  * (`JSON.stringify(dump, null, 2)` and a newline).
  */
-export function* renderDump(dump: Dump): Generator<string> {
+export function* renderDump(dump: Dump | DumpRows): Generator<string> {
   yield '{\n  "meta": ';
   yield* jsonArray(dump.meta, "  ");
   yield ',\n  "meta_v2": ';

@@ -5,7 +5,6 @@
  * @module
  */
 
-import { compareUtf8 } from "../beehive/go_json.ts";
 import type { Database } from "./db.ts";
 import { MetaDao, type MetaRow } from "./meta.ts";
 import { MetaV2Dao, type StoredMetaV2Row } from "./meta_v2.ts";
@@ -23,21 +22,32 @@ export interface Dump {
   })[];
 }
 
-/** Key order of the dump: bytewise on UTF-8, i.e. code point order. */
-function byKey(a: { key: string }, b: { key: string }): number {
-  return compareUtf8(a.key, b.key);
-}
-
 /** `JSON.rawJSON` (V8 has it; Deno's bundled lib types do not yet). */
 const rawJson = (JSON as unknown as { rawJSON(text: string): unknown }).rawJSON;
 
 type DumpSource = Pick<Database, "tables" | "sqlite"> & { shape?: SchemaShape };
 
-function readTables(db: DumpSource): { meta: MetaRow[]; meta_v2: StoredMetaV2Row[] } {
+/**
+ * The dump's two tables as rows read one at a time (see {@link dumpRows}); a
+ * resourceversion is the stored integer (a bigint: write it with an exact JSON writer).
+ */
+export interface DumpRows {
+  meta: Iterable<MetaRow>;
+  meta_v2: Iterable<StoredMetaV2Row>;
+}
+
+/**
+ * Both tables as lazy row sequences, each in key order: SQLite's BINARY collation
+ * compares the UTF-8 bytes (NULs included), i.e. code point order, the dump's order.
+ * Only the row being written is in memory, whatever the database's size (a table that
+ * does not exist yields nothing). Iterate inside the read transaction that opened `db`.
+ */
+export function dumpRows(db: DumpSource): DumpRows {
   const tables = new Set(db.tables());
-  const meta = tables.has("meta") ? new MetaDao(db).all() : [];
-  const v2 = tables.has("meta_v2") ? new MetaV2Dao(db).storedRows() : [];
-  return { meta: meta.sort(byKey), meta_v2: v2.sort(byKey) };
+  return {
+    meta: tables.has("meta") ? new MetaDao(db).rowsByKey() : [],
+    meta_v2: tables.has("meta_v2") ? new MetaV2Dao(db).storedRows() : [],
+  };
 }
 
 /**
@@ -45,10 +55,10 @@ function readTables(db: DumpSource): { meta: MetaRow[]; meta_v2: StoredMetaV2Row
  * beyond 2^53 is given as its decimal string (a JS number would round it).
  */
 export function dumpDatabase(db: DumpSource): Dump {
-  const { meta, meta_v2 } = readTables(db);
+  const rows = dumpRows(db);
   return {
-    meta,
-    meta_v2: meta_v2.map((r) => ({
+    meta: [...rows.meta],
+    meta_v2: Array.from(rows.meta_v2, (r) => ({
       ...r,
       resourceversion: typeof r.resourceversion === "bigint"
         ? r.resourceversion.toString()
@@ -62,8 +72,9 @@ export function dumpDatabase(db: DumpSource): Dump {
  * a JSON integer at any size, as the reference dumps write it.
  */
 export function dumpJson(db: DumpSource): string {
+  const rows = dumpRows(db);
   return JSON.stringify(
-    readTables(db),
+    { meta: [...rows.meta], meta_v2: [...rows.meta_v2] },
     (_k, v) => typeof v === "bigint" ? rawJson(v.toString()) : v,
     2,
   ) + "\n";

@@ -155,4 +155,14 @@ export class MetaDao {
   all(): MetaRow[] {
     return this.#all.all().map(fromRaw);
   }
+
+  /** Every row in key order (SQLite's BINARY order: bytewise on UTF-8), one at a time. */
+  *rowsByKey(): Generator<MetaRow> {
+    // ORDER BY names the table's column: the bare `key` would name the wholeColumn
+    // expression and SQLite would sort whole rows in a temp b-tree instead of walking the
+    // primary key's index.
+    const cols = ["key", "type", "value"].map((c) => wholeColumn(`\`${c}\``, c)).join(", ");
+    const st = this.db.sqlite.prepare(`SELECT ${cols} FROM \`meta\` ORDER BY \`meta\`.\`key\``);
+    for (const raw of st.iterate()) yield fromRaw(raw as Record<string, unknown>);
+  }
 }

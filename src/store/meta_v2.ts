@@ -278,19 +278,23 @@ export class MetaV2Dao {
 
   /**
    * Every row as stored in the data columns of the release that owns the shape (SQL NULL
-   * kept: a migrated file's rows v1.23 never rewrote), for the dump.
+   * kept: a migrated file's rows v1.23 never rewrote), for the dump: in key order
+   * (SQLite's BINARY order: bytewise on UTF-8), read one at a time.
    */
-  storedRows(): StoredMetaV2Row[] {
-    const st = this.db.sqlite.prepare(this.#sql.dumpSelect);
+  *storedRows(): Generator<StoredMetaV2Row> {
+    const st = this.db.sqlite.prepare(this.#sql.dumpSelect + " ORDER BY `meta_v2`.`key`");
     st.setReadBigInts(true);
-    return (st.all() as unknown as RawRow[]).map((r) => ({
-      key: wholeText(r.key) as string,
-      groupversionresource: wholeText(r.gvr),
-      namespace: wholeText(r.namespace),
-      name: wholeText(r.name),
-      resourceversion: r.rv === null ? null : fromStoredVersion(r.rv),
-      value: r.value ?? "",
-    }));
+    for (const raw of st.iterate()) {
+      const r = raw as unknown as RawRow;
+      yield {
+        key: wholeText(r.key) as string,
+        groupversionresource: wholeText(r.gvr),
+        namespace: wholeText(r.namespace),
+        name: wholeText(r.name),
+        resourceversion: r.rv === null ? null : fromStoredVersion(r.rv),
+        value: r.value ?? "",
+      };
+    }
   }
 
   /** Every row, in scan order, one at a time (only one row's value in memory at once). */
