@@ -16,7 +16,7 @@ import {
   rowForObject,
 } from "../src/store/meta_v2.ts";
 import { Store } from "../src/store/store.ts";
-import { dumpDatabase, dumpJson } from "../src/store/dump.ts";
+import { dumpDatabase, dumpJson, dumpRows } from "../src/store/dump.ts";
 
 const FIXTURE_DIR = new URL("../fixtures/edgecore-db/", import.meta.url);
 const FIXTURE_DB = new URL("edgecore.db", FIXTURE_DIR);
@@ -1078,6 +1078,28 @@ Deno.test("meta_v2 listing in key order walks the primary key's index (no sort o
     const plan = prepare("EXPLAIN QUERY PLAN " + sql).all("", "") as { detail: string }[];
     assert.ok(plan.some((p) => p.detail.includes("USING INDEX")), JSON.stringify(plan));
     assert.ok(!plan.some((p) => p.detail.includes("TEMP B-TREE")), JSON.stringify(plan));
+  } finally {
+    s.close();
+  }
+});
+
+Deno.test("the dump's rows are read in key order through each primary key's index (no sort of whole rows)", () => {
+  const s = Store.open(":memory:");
+  try {
+    const sqlite = s.db.sqlite;
+    const prepare = sqlite.prepare.bind(sqlite);
+    const seen: string[] = [];
+    sqlite.prepare = (sql: string) => (seen.push(sql), prepare(sql));
+    const rows = dumpRows(s.db);
+    [...rows.meta, ...rows.meta_v2];
+    sqlite.prepare = prepare;
+    const ordered = seen.filter((q) => /ORDER BY `meta(_v2)?`\.`key`$/.test(q));
+    assert.equal(ordered.length, 2, JSON.stringify(seen));
+    for (const sql of ordered) {
+      const plan = prepare("EXPLAIN QUERY PLAN " + sql).all() as { detail: string }[];
+      assert.ok(plan.some((p) => p.detail.includes("USING INDEX")), sql + JSON.stringify(plan));
+      assert.ok(!plan.some((p) => p.detail.includes("TEMP B-TREE")), sql + JSON.stringify(plan));
+    }
   } finally {
     s.close();
   }
