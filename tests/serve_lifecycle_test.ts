@@ -9,7 +9,9 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { Store } from "../src/store/store.ts";
-import { runCli, ServeProcess } from "./support/serve_process.ts";
+import { runCli, ServeProcess, withTimeout } from "./support/serve_process.ts";
+import { isMessage, WsModule } from "./support/ws_module.ts";
+import { cloudWrite } from "./support/crash.ts";
 
 function tempDir(): string {
   return Deno.makeTempDirSync({ prefix: "edgecore-meta-lifecycle-" });
@@ -56,6 +58,75 @@ Deno.test("serve: SIGINT twice in a row stops cleanly, exit 0, the database file
   copy.close();
   assert.ok(tables.includes("meta") && tables.includes("meta_v2"), tables.join(","));
   Deno.removeSync(dir, { recursive: true });
+});
+
+/** The `meta` keys in a copy of the database file alone (no -wal, no -shm beside it). */
+function keysOfFileAlone(db: string, dir: string): Set<string> {
+  const copy = `${dir}/alone/edgecore.db`;
+  Deno.mkdirSync(`${dir}/alone`, { recursive: true });
+  Deno.copyFileSync(db, copy);
+  const sqlite = new DatabaseSync(copy, { readOnly: true });
+  try {
+    const check = sqlite.prepare("PRAGMA integrity_check").get() as Record<string, unknown>;
+    assert.equal(Object.values(check)[0], "ok", "integrity of the file alone");
+    return new Set(
+      sqlite.prepare("SELECT key FROM meta").all().map((r) => String(r.key)),
+    );
+  } finally {
+    sqlite.close();
+  }
+}
+
+Deno.test("serve: Ctrl-C of `deno task start` (SIGINT to the process group, twice): exit 0, every acked row in the file alone", async () => {
+  const dir = tempDir();
+  const db = `${dir}/edgecore.db`;
+  const serve = await ServeProcess.start({ db, taskStart: true });
+  let cloud: WsModule | undefined;
+  try {
+    cloud = await WsModule.connect(serve.address, "websocket", "hub", 10_000);
+    const n = 100;
+    for (let i = 0; i < n; i++) {
+      cloud.send(
+        cloudWrite(
+          `g-${i}`,
+          "insert",
+          { type: "pod", namespace: "default", name: `g-${i}` },
+          i + 1,
+        ),
+      );
+    }
+    await cloud.waitFor(isMessage("response", { parent: `g-${n - 1}` }), 10_000, "acks");
+    const acked = cloud.frames.filter((f) => /^g-/.test(f.header?.parent_msg_id ?? ""))
+      .map((f) => f.header!.parent_msg_id!);
+    assert.equal(acked.length, n);
+    // A terminal's Ctrl-C: deno task and serve both get SIGINT (and deno task passes it on).
+    serve.signalGroup("SIGINT");
+    await serve.waitForLog(/shutting down signal=SIGINT/);
+    serve.signalGroup("SIGINT"); // Ctrl-C again, while the shutdown runs
+    const exit = await withTimeout(
+      (async () => {
+        while (!serve.exited) await new Promise((r) => setTimeout(r, 20));
+        return await serve.kill(); // already exited: resolves with its status
+      })(),
+      20_000,
+      "deno task start did not exit after SIGINT",
+    );
+    assert.equal(exit.code, 0, exit.stderr);
+    assert.equal(exit.signal, null, exit.stderr);
+    assert.match(exit.stderr, /\bINFO stopped\b/);
+    assert.equal(exit.stderr.match(/INFO shutting down signal=/g)?.length, 1, exit.stderr);
+    assert.match(exit.stderr, /signal ignored, shutdown in progress signal=SIGINT/);
+    for (const suffix of ["-wal", "-shm"]) {
+      const size = exists(`${db}${suffix}`) ? Deno.statSync(`${db}${suffix}`).size : 0;
+      assert.equal(size, 0, `${db}${suffix} is empty or gone`);
+    }
+    const keys = keysOfFileAlone(db, dir);
+    for (const id of acked) assert.ok(keys.has(`default/pod/${id}`), `${id} in the file alone`);
+  } finally {
+    await cloud?.close().catch(() => {});
+    await serve.kill();
+    Deno.removeSync(dir, { recursive: true });
+  }
 });
 
 Deno.test("serve: a missing directory is an error naming it, and nothing is created", async () => {
@@ -157,4 +228,57 @@ Deno.test("sync --db on a missing file is an error and creates nothing", async (
   assert.match(r.stderr, /Cannot sync database .*missing\.db: /);
   assert.ok(!exists(`${dir}/missing.db`));
   Deno.removeSync(dir, { recursive: true });
+});
+
+Deno.test("serve: past --shutdown-timeout serve exits 1 naming what was still pending, acked rows kept", async () => {
+  const dir = tempDir();
+  const db = `${dir}/edgecore.db`;
+  const serve = await ServeProcess.start({ db, args: ["--shutdown-timeout", "1"] });
+  let cloud: WsModule | undefined;
+  let timer: ReturnType<typeof setInterval> | undefined;
+  try {
+    cloud = await WsModule.connect(serve.address, "websocket", "hub", 10_000);
+    const peer = cloud;
+    peer.send(
+      cloudWrite("first", "insert", { type: "pod", namespace: "default", name: "first" }, 1),
+    );
+    await peer.waitFor(isMessage("response", { parent: "first" }), 10_000, "ack first");
+    // A peer that never stops sending and never answers a close: the shutdown cannot finish.
+    let seq = 1;
+    timer = setInterval(() => {
+      seq++;
+      try {
+        peer.send(cloudWrite(`k-${seq}`, "insert", {
+          type: "pod",
+          namespace: "default",
+          name: `k-${seq}`,
+        }, seq));
+      } catch { /* closed by serve */ }
+    }, 20);
+    await new Promise((r) => setTimeout(r, 200));
+    const started = performance.now();
+    const exit = await serve.stop("SIGTERM", 20_000);
+    const tookMs = performance.now() - started;
+    assert.equal(exit.code, 1, exit.stderr);
+    assert.match(
+      exit.stderr,
+      /ERROR shutdown did not finish in time; exiting deadline_s=1 pending=\S/,
+    );
+    assert.doesNotMatch(exit.stderr, /INFO stopped\b/);
+    assert.ok(tookMs < 8_000, `exited at the 1 s deadline, not later (${Math.round(tookMs)} ms)`);
+    clearInterval(timer);
+    const acked = cloud.frames.filter((f) => /^(first|k-)/.test(f.header?.parent_msg_id ?? ""))
+      .map((f) => f.header!.parent_msg_id!);
+    const sqlite = new DatabaseSync(db, { readOnly: true });
+    const keys = new Set(
+      sqlite.prepare("SELECT key FROM meta").all().map((r) => String(r.key)),
+    );
+    sqlite.close();
+    for (const id of acked) assert.ok(keys.has(`default/pod/${id}`), `acked ${id} committed`);
+  } finally {
+    clearInterval(timer);
+    await cloud?.close().catch(() => {});
+    await serve.kill();
+    Deno.removeSync(dir, { recursive: true });
+  }
 });

@@ -31,6 +31,12 @@ export interface ServeOptions {
   productFlags?: boolean;
   /** Pass `--create` so that a missing database is created (default true). */
   create?: boolean;
+  /**
+   * Start it as a newcomer does, `deno task start ...`, in a process group of its own (a
+   * terminal's foreground job): {@link ServeProcess.signalGroup} then signals deno task and
+   * serve together, as Ctrl-C does. The log level is the default (info).
+   */
+  taskStart?: boolean;
 }
 
 /** The `deno run` flags of deno.json's `start` task but `-A` (`--v8-flags=...` and others). */
@@ -88,6 +94,8 @@ export class ServeProcess {
   #status?: Deno.CommandStatus;
   readonly #statusPromise: Promise<Deno.CommandStatus>;
   readonly #listeners = new Set<() => void>();
+  /** Started in a process group of its own: kill() kills the whole group. */
+  #group = false;
 
   private constructor(child: Deno.ChildProcess) {
     this.#child = child;
@@ -104,23 +112,25 @@ export class ServeProcess {
    * @throws {Error} with its stderr when it exits or stays silent instead
    */
   static async start(options: ServeOptions): Promise<ServeProcess> {
-    const args = [
-      "run",
-      "-A",
-      ...(options.productFlags ? productRunFlags() : []),
-      MAIN,
-      "--log-level",
-      "info",
-      "serve",
-      "--db",
-      options.db,
-      "--listen",
-      options.listen ?? "127.0.0.1:0",
-    ];
-    if (options.journal) args.push("--journal", options.journal);
-    if (options.create ?? true) args.push("--create");
-    args.push(...(options.args ?? []));
-    const child = new Deno.Command(Deno.execPath(), {
+    const serveArgs = ["--db", options.db, "--listen", options.listen ?? "127.0.0.1:0"];
+    if (options.journal) serveArgs.push("--journal", options.journal);
+    if (options.create ?? true) serveArgs.push("--create");
+    serveArgs.push(...(options.args ?? []));
+    // setsid(1) run by a process that is not a group leader makes itself the leader of a new
+    // session and process group, then execs deno: the child's pid is the group's id.
+    const [program, args]: [string, string[]] = options.taskStart
+      ? ["setsid", [Deno.execPath(), "task", "start", ...serveArgs]]
+      : [Deno.execPath(), [
+        "run",
+        "-A",
+        ...(options.productFlags ? productRunFlags() : []),
+        MAIN,
+        "--log-level",
+        "info",
+        "serve",
+        ...serveArgs,
+      ]];
+    const child = new Deno.Command(program, {
       args,
       cwd: PROJECT_DIR,
       env: childEnv(),
@@ -130,6 +140,7 @@ export class ServeProcess {
       stderr: "piped",
     }).spawn();
     const proc = new ServeProcess(child);
+    proc.#group = options.taskStart ?? false;
     try {
       const line = await proc.waitForLog(
         /\bINFO serving address=(\S+)/,
@@ -168,6 +179,11 @@ export class ServeProcess {
   /** Sends `signal` without waiting (e.g. a second Ctrl-C). */
   signal(signal: Deno.Signal): void {
     if (!this.exited) this.#child.kill(signal);
+  }
+
+  /** Sends `signal` to the child's whole process group (with `taskStart`: a terminal's Ctrl-C). */
+  signalGroup(signal: Deno.Signal): void {
+    if (!this.exited) Deno.kill(-this.#child.pid, signal);
   }
 
   /** The child's process id. */
@@ -244,7 +260,8 @@ export class ServeProcess {
   async kill(): Promise<ServeExit> {
     if (!this.exited) {
       try {
-        this.#child.kill("SIGKILL");
+        if (this.#group) Deno.kill(-this.#child.pid, "SIGKILL");
+        else this.#child.kill("SIGKILL");
       } catch { /* already gone */ }
     }
     return await this.#finish();
