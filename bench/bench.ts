@@ -425,6 +425,26 @@ async function main(): Promise<number> {
       }, runFlags);
     }
     const serve = medianServe(rounds.map((r) => r.serve).filter((x) => x !== undefined));
+
+    // 6. serve burst (once): the same inserts with no client window at all, every one sent
+    //    at once (cloudcore after a reconnect). serve pauses reading the socket instead of
+    //    buffering or dropping: every insert acked, nothing of the cloud's dropped.
+    let burst: ServeResult | undefined;
+    if (!args.skipServe) {
+      log("bench: serve burst, no client window...");
+      burst = await runServeBench({
+        dir,
+        journal: j.insert,
+        window: Infinity,
+        idleMs: 500,
+        timeoutMs: 300_000,
+        denoFlags: runFlags,
+      });
+      log(
+        `  burst: ${burst.serve_acks_per_s} acks/s, peak RSS ${burst.serve_peak_rss_mb} MB, ` +
+          `${burst.messages - burst.acked} not acked OK`,
+      );
+    }
     /** serve's acknowledged inserts/s over raw's rate under serve's durability scheme. */
     const serveVsRaw = round(
       median(
@@ -476,6 +496,19 @@ async function main(): Promise<number> {
       peak_rss_sampled_mb: peakSampled,
       serve_idle_rss_mb: serve?.serve_idle_rss_mb ?? null,
       serve_peak_rss_mb: serve?.serve_peak_rss_mb ?? null,
+      burst: burst
+        ? {
+          messages: burst.messages,
+          acked_ok: burst.acked,
+          acks_per_s: burst.serve_acks_per_s,
+          seconds: burst.seconds,
+          peak_rss_mb: burst.serve_peak_rss_mb,
+          cloud_frames_dropped: burst.messages - burst.acked - burst.not_ok,
+          edged_overflow_dropped: burst.serve_dropped_queue_full,
+          read_pauses: burst.serve_read_pauses,
+          inbox_peak_frames: burst.serve_held_frames_peak,
+        }
+        : null,
       machine: { ...m, loadavg_before: loadBefore, loadavg_after: loadavg() },
       git,
       code_hash: codeBefore,
@@ -561,6 +594,12 @@ async function main(): Promise<number> {
       target("serve ack p99", serve?.serve_ack_p99_ms ?? NaN, "<", 50, "ms"),
       ...(rep ? [target("replay inserts/s", result.replay_inserts_per_s ?? NaN, ">=", 25000)] : []),
       target("peak RSS (3 phases)", peak, "<=", 100, "MB"),
+      target(
+        "burst: every insert acked OK",
+        burst ? burst.messages - burst.acked : NaN,
+        "<=",
+        0,
+      ),
       target("serve idle RSS", serve?.serve_idle_rss_mb ?? NaN, "<=", 60, "MB"),
     ];
     result.targets = targets;
@@ -704,6 +743,17 @@ async function main(): Promise<number> {
           `scheme, within each round): ${serveVsRaw}`,
       );
       for (const w of serve.serve_warnings) out.push(`  serve log: ${w}`);
+    }
+    if (burst) {
+      out.push("");
+      out.push(
+        `serve burst: ${burst.messages} inserts sent at once (no client window): ` +
+          `${burst.acked} OK acks in ${burst.seconds} s (${burst.serve_acks_per_s} acks/s), ` +
+          `${burst.messages - burst.acked - burst.not_ok} unanswered, peak RSS ` +
+          `${burst.serve_peak_rss_mb} MB; socket read paused ${burst.serve_read_pauses} times ` +
+          `(inbox peak ${burst.serve_held_frames_peak} frames); edged received ` +
+          `${burst.edged_frames}, its overflow dropped ${burst.serve_dropped_queue_full}`,
+      );
     }
     out.push("");
     out.push("Targets:");

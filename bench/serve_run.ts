@@ -1,7 +1,9 @@
 /**
  * The serve benchmark: `main.ts serve` as a real subprocess, a WebSocket client attached
  * as the cloud (`websocket`/`hub`) streaming inserts with a bounded window of
- * unacknowledged messages, and an `edged`/`edged` client that drains its frames.
+ * unacknowledged messages (or none: `window: Infinity`, the burst phase, every insert sent
+ * at once as cloudcore does on a reconnect), and an `edged`/`edged` client that drains its
+ * frames.
  *
  * @module
  */
@@ -46,6 +48,11 @@ export interface ServeResult {
   /** Idle RSS of serve restarted on the database the run filled. */
   serve_idle_rss_populated_mb: number;
   serve_warnings: string[];
+  /** From /metrics: messages the bus dropped because a queue was full (edged's overflow). */
+  serve_dropped_queue_full: number;
+  /** From /metrics: times serve paused reading the cloud's socket, and the inbox's peak. */
+  serve_read_pauses: number;
+  serve_held_frames_peak: number;
 }
 
 const ROOT = new URL("../", import.meta.url);
@@ -282,6 +289,9 @@ export async function runServeBench(o: ServeBenchOptions): Promise<ServeResult> 
       serve_exit_code: null,
       serve_idle_rss_populated_mb: NaN,
       serve_warnings: warnings,
+      serve_dropped_queue_full: metric('edgecore_meta_bus_dropped_total\\{reason="queue_full"\\}'),
+      serve_read_pauses: metric("edgecore_meta_peer_read_pauses_total"),
+      serve_held_frames_peak: metric("edgecore_meta_held_frames_peak"),
     };
   } finally {
     exitCode = await stopServe(child);

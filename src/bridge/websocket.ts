@@ -9,9 +9,10 @@
  * - Backpressure, never drops: a peer's frames are handed to their destination queue one
  *   at a time, in order, each waiting for room there ({@link MessageBus.sendWaiting}); the
  *   frames that arrived meanwhile wait, as received text (parsed only when admitted), in
- *   the peer's inbox. Deno's server WebSocket reads frames as they arrive and cannot be
- *   paused, so the inbox is where a burst waits: its size is reported (`held()`, /metrics)
- *   and it empties at the rate the MetaManager processes.
+ *   the peer's inbox. Once the inbox holds {@link INBOX_PAUSE_FRAMES} frames (or
+ *   {@link INBOX_PAUSE_BYTES}), the bridge stops reading the peer's socket (TCP
+ *   backpressure: the sender's writes block once the kernel buffers are full) and resumes
+ *   when the inbox is down to half. The inbox's size is reported (`held()`, /metrics).
  * - Messages for the module (or its group) go to the client as frames, one at a time,
  *   each after the socket's send buffer is below {@link SEND_BUFFER_BYTES}: a slow reader
  *   leaves its messages in the module's bus queue (bounded, see src/beehive/bus.ts; what
@@ -27,6 +28,14 @@ import { type Message, toWire } from "../beehive/message.ts";
 import { parseMessage, WireError } from "../beehive/wire.ts";
 import type { Logger } from "../logger.ts";
 import { WarnLimiter } from "../warn_limiter.ts";
+import type { PeerSocket } from "../serve/http_server.ts";
+
+/** The bridge stops reading a peer's socket while its inbox holds this many frames... */
+export const INBOX_PAUSE_FRAMES = 256;
+/** ...or this many bytes of frames. */
+export const INBOX_PAUSE_BYTES = 8 * 1024 * 1024;
+
+const OPEN = 1; // WebSocket.OPEN
 
 /** The pump sends a module's next message only while the socket buffers less than this. */
 export const SEND_BUFFER_BYTES = 1024 * 1024;
@@ -49,7 +58,11 @@ export interface ModuleBridgeOptions {
 /** One attached peer's frames that wait for room in their destination queue. */
 interface Inbox {
   frames: string[];
+  /** Bytes of `frames` (UTF-8). */
+  bytes: number;
   draining: boolean;
+  /** Whether the socket's reading is paused because the inbox is full. */
+  paused: boolean;
 }
 
 /** Why a module cannot attach (HTTP status and message). */
@@ -60,16 +73,6 @@ export interface AttachRefusal {
 
 const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
-/** Bytes of `s` in UTF-8. */
-function utf8Length(s: string): number {
-  let n = 0;
-  for (let i = 0; i < s.length; i++) {
-    const c = s.charCodeAt(i);
-    n += c < 0x80 ? 1 : c < 0x800 ? 2 : c >= 0xd800 && c < 0xdc00 ? (i++, 4) : 3;
-  }
-  return n;
-}
-
 /** Attaches WebSocket clients as bus modules. */
 export class ModuleBridge {
   readonly #attached = new Map<
@@ -79,6 +82,10 @@ export class ModuleBridge {
   readonly #warnings: WarnLimiter;
   /** performance.now() of the last frame received from any module (0 = none yet). */
   lastFrameAt = 0;
+  /** Times the bridge stopped reading a peer's socket because its inbox was full. */
+  readPauses = 0;
+  /** Most frames one peer's inbox has held at once since start. */
+  heldPeak = 0;
 
   constructor(private readonly options: ModuleBridgeOptions) {
     this.#warnings = new WarnLimiter(options.logger);
@@ -128,22 +135,17 @@ export class ModuleBridge {
     return undefined;
   }
 
-  /** Makes `socket` the module `name` of `group` until it closes. Call after {@link check}. */
-  attach(socket: WebSocket, name: string, group: string): void {
+  /** Makes the open `socket` the module `name` of `group` until it closes. Call after {@link check}. */
+  attach(socket: PeerSocket, name: string, group: string): void {
     const { bus, logger } = this.options;
     if (!bus.hasModule(name)) bus.addModule(name, group);
     const abort = new AbortController();
-    const inbox: Inbox = { frames: [], draining: false };
+    const inbox: Inbox = { frames: [], bytes: 0, draining: false, paused: false };
     this.#attached.set(name, { group, abort, inbox });
-    socket.onopen = () => {
-      logger.info("module attached", { module: name, group });
-      this.options.onAttach?.(name, group);
-      this.#pump(socket, name, abort.signal);
-    };
-    socket.onmessage = (e) => {
+    socket.on("message", (data, isBinary) => {
       this.lastFrameAt = performance.now();
-      this.#receive(socket, name, inbox, e.data);
-    };
+      this.#receive(socket, name, inbox, data as Uint8Array, isBinary);
+    });
     const detach = () => {
       if (this.#attached.get(name)?.abort !== abort) return;
       this.#attached.delete(name);
@@ -151,8 +153,14 @@ export class ModuleBridge {
       logger.info("module detached", { module: name, group });
       this.options.onDetach?.(name, group);
     };
-    socket.onclose = detach;
-    socket.onerror = detach;
+    socket.on("close", detach);
+    socket.on("error", (e) => {
+      logger.info("module connection failed", { module: name, error: String(e) });
+      detach();
+    });
+    logger.info("module attached", { module: name, group });
+    this.options.onAttach?.(name, group);
+    this.#pump(socket, name, abort.signal);
   }
 
   /** Closes every attached module's socket. */
@@ -160,12 +168,12 @@ export class ModuleBridge {
     for (const { abort } of this.#attached.values()) abort.abort();
   }
 
-  async #pump(socket: WebSocket, name: string, signal: AbortSignal): Promise<void> {
+  async #pump(socket: PeerSocket, name: string, signal: AbortSignal): Promise<void> {
     const { bus } = this.options;
     signal.addEventListener("abort", () => {
-      if (socket.readyState === WebSocket.OPEN) socket.close(1001, "shutting down");
+      if (socket.readyState === OPEN) socket.close(1001, "shutting down");
     });
-    while (!signal.aborted && socket.readyState === WebSocket.OPEN) {
+    while (!signal.aborted && socket.readyState === OPEN) {
       let msg: Message;
       try {
         msg = await bus.receive(name, signal);
@@ -174,10 +182,10 @@ export class ModuleBridge {
       }
       // A slow reader: wait until its socket has sent most of what it was given, so that
       // its backlog stays in the bounded bus queue instead of serve's socket buffer.
-      while (socket.readyState === WebSocket.OPEN && socket.bufferedAmount > SEND_BUFFER_BYTES) {
+      while (socket.readyState === OPEN && socket.bufferedAmount > SEND_BUFFER_BYTES) {
         await new Promise((r) => setTimeout(r, 5));
       }
-      if (socket.readyState !== WebSocket.OPEN) {
+      if (socket.readyState !== OPEN) {
         bus.send(name, msg); // not delivered: back into the queue for the next client
         break;
       }
@@ -186,13 +194,18 @@ export class ModuleBridge {
   }
 
   /** Checks a frame's type and size at once; queues it in the peer's inbox. */
-  #receive(socket: WebSocket, peer: string, inbox: Inbox, data: unknown): void {
+  #receive(
+    socket: PeerSocket,
+    peer: string,
+    inbox: Inbox,
+    data: Uint8Array,
+    isBinary: boolean,
+  ): void {
     const { maxFrameBytes } = this.options;
-    if (typeof data !== "string") {
+    if (isBinary) {
       return this.#refuse(socket, peer, "bad", "binary frames are not accepted; send text JSON");
     }
-    // UTF-8 size: a character is 1 to 3 bytes (a surrogate pair, 2 characters, is 4).
-    const bytes = data.length * 3 <= maxFrameBytes ? data.length : utf8Length(data);
+    const bytes = data.length;
     if (bytes > maxFrameBytes) {
       return this.#refuse(
         socket,
@@ -202,26 +215,49 @@ export class ModuleBridge {
         { bytes, limit: maxFrameBytes },
       );
     }
-    inbox.frames.push(data);
+    inbox.frames.push(data.toString()); // ws has checked the UTF-8 (1007 otherwise)
+    inbox.bytes += bytes;
+    if (inbox.frames.length > this.heldPeak) this.heldPeak = inbox.frames.length;
+    if (
+      !inbox.paused &&
+      (inbox.frames.length >= INBOX_PAUSE_FRAMES || inbox.bytes >= INBOX_PAUSE_BYTES)
+    ) {
+      inbox.paused = true;
+      this.readPauses++;
+      socket.pause(); // TCP backpressure until the inbox is down to half
+    }
     if (!inbox.draining) this.#drain(socket, peer, inbox);
   }
 
   /** Hands the inbox's frames to their destinations in order, each when there is room. */
-  async #drain(socket: WebSocket, peer: string, inbox: Inbox): Promise<void> {
+  async #drain(socket: PeerSocket, peer: string, inbox: Inbox): Promise<void> {
     inbox.draining = true;
     try {
       let data: string | undefined;
       while ((data = inbox.frames.shift()) !== undefined) {
+        inbox.bytes -= data.length; // ASCII in practice; exact enough for a threshold
+        if (
+          inbox.paused && inbox.frames.length <= INBOX_PAUSE_FRAMES / 2 &&
+          inbox.bytes <= INBOX_PAUSE_BYTES / 2
+        ) {
+          inbox.paused = false;
+          socket.resume();
+        }
         const admit = this.#frame(socket, peer, data);
         if (admit) await admit;
       }
     } finally {
       inbox.draining = false;
+      inbox.bytes = 0;
+      if (inbox.paused) {
+        inbox.paused = false;
+        socket.resume();
+      }
     }
   }
 
   #refuse(
-    socket: WebSocket,
+    socket: PeerSocket,
     peer: string,
     kind: "oversized" | "bad",
     error: string,
@@ -233,11 +269,11 @@ export class ModuleBridge {
       peer,
       { module: peer, ...fields, error },
     );
-    if (socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify({ error }));
+    if (socket.readyState === OPEN) socket.send(JSON.stringify({ error }));
   }
 
   /** Routes one frame; returns the wait for room in its destination queue, if any. */
-  #frame(socket: WebSocket, peer: string, data: string): Promise<unknown> | undefined {
+  #frame(socket: PeerSocket, peer: string, data: string): Promise<unknown> | undefined {
     const { bus } = this.options;
     let msg: Message;
     try {

@@ -11,6 +11,7 @@ import type { EdgeMetaService } from "./service.ts";
 import { createMetaServerHandler } from "../metaserver/handler.ts";
 import { parseRowEdit, renderEdit, RowEditError } from "../tools/edit.ts";
 import { ReleaseRefusal } from "../metamanager/compat.ts";
+import type { RequestContext } from "./http_server.ts";
 
 const MODULE_PATH = /^\/v1\/modules\/([^/]+)$/;
 
@@ -53,7 +54,7 @@ function storeGauges(svc: EdgeMetaService): StoreGauges {
 /** The request handler of a service. */
 export function createHandler(
   svc: EdgeMetaService,
-): (req: Request) => Response | Promise<Response> {
+): (req: Request, ctx: RequestContext) => Response | Promise<Response> {
   const metaServer = svc.watchHub
     ? createMetaServerHandler({
       store: svc.store.metaV2,
@@ -65,7 +66,7 @@ export function createHandler(
       onCloudObject: (o) => svc.storeCloudObject(o),
     })
     : undefined;
-  return async (req: Request): Promise<Response> => {
+  return async (req: Request, ctx: RequestContext): Promise<Response> => {
     const url = new URL(req.url);
     const path = url.pathname;
     if (svc.closing) return problem(503, "shutting down");
@@ -95,6 +96,8 @@ export function createHandler(
           watchers: svc.watchHub?.watcherCount ?? 0,
           slowWatchersClosed: svc.watchHub?.slowClosed ?? 0,
           heldFrames: svc.bridge.held(),
+          heldFramesPeak: svc.bridge.heldPeak,
+          readPauses: svc.bridge.readPauses,
         }),
         200,
         "text/plain; version=0.0.4; charset=utf-8",
@@ -138,7 +141,8 @@ export function createHandler(
     const m = MODULE_PATH.exec(path);
     if (m) {
       if (req.method !== "GET") return problem(405, "use GET with a WebSocket upgrade");
-      if ((req.headers.get("upgrade") ?? "").toLowerCase() !== "websocket") {
+      const upgrade = ctx.upgradeWebSocket;
+      if ((req.headers.get("upgrade") ?? "").toLowerCase() !== "websocket" || !upgrade) {
         return problem(400, "this endpoint needs a WebSocket upgrade");
       }
       let name: string;
@@ -150,9 +154,7 @@ export function createHandler(
       const group = url.searchParams.get("group") ?? "";
       const refusal = svc.bridge.check(name, group);
       if (refusal) return problem(refusal.status, refusal.message);
-      const { socket, response } = Deno.upgradeWebSocket(req);
-      svc.bridge.attach(socket, name, group);
-      return response;
+      return upgrade((socket) => svc.bridge.attach(socket, name, group));
     }
     if (metaServer) return metaServer(req);
     return problem(404, `no such endpoint: ${req.method} ${path}`);

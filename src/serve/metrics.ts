@@ -64,6 +64,10 @@ export class Metrics {
     slowWatchersClosed?: number;
     /** Frames received from peers that wait for room in their destination queue. */
     heldFrames?: number;
+    /** Most frames one peer's inbox held at once since start. */
+    heldFramesPeak?: number;
+    /** Times reading a peer's socket was paused because its inbox was full. */
+    readPauses?: number;
   }): string {
     const lines: string[] = [];
     const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -88,6 +92,16 @@ export class Metrics {
     );
     lines.push("# TYPE edgecore_meta_held_frames gauge");
     lines.push(`edgecore_meta_held_frames ${gauges.heldFrames ?? 0}`);
+    lines.push(
+      "# HELP edgecore_meta_held_frames_peak Most frames one peer's inbox held at once since start.",
+    );
+    lines.push("# TYPE edgecore_meta_held_frames_peak gauge");
+    lines.push(`edgecore_meta_held_frames_peak ${gauges.heldFramesPeak ?? 0}`);
+    lines.push(
+      "# HELP edgecore_meta_peer_read_pauses_total Times serve stopped reading a peer's socket (inbox full).",
+    );
+    lines.push("# TYPE edgecore_meta_peer_read_pauses_total counter");
+    lines.push(`edgecore_meta_peer_read_pauses_total ${gauges.readPauses ?? 0}`);
     lines.push("# HELP edgecore_meta_commit_seconds Latency of batch commits.");
     lines.push("# TYPE edgecore_meta_commit_seconds histogram");
     for (const [b, n] of this.commitBuckets) {

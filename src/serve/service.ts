@@ -38,8 +38,16 @@ import {
 import { claimDatabase, type DatabaseClaim } from "./database_claim.ts";
 import { Metrics } from "./metrics.ts";
 import { createHandler } from "./http.ts";
+import { type HttpServer, serveHttp } from "./http_server.ts";
 import { WatchHub } from "../metaserver/watch.ts";
 import { ApplicationAgent } from "../metaserver/application.ts";
+
+/**
+ * Frames up to this size (or maxMessageBytes when larger) are read whole, so that one over
+ * maxMessageBytes gets an error frame and the connection stays; a longer one closes the
+ * connection (1009), as Deno's own WebSocket did at 64 MiB.
+ */
+const MAX_READ_FRAME_BYTES = 64 * 1024 * 1024;
 
 /** Shutdown waits at most this long for attached modules to go quiet. */
 const DRAIN_LIMIT_MS = 10_000;
@@ -69,7 +77,7 @@ export class EdgeMetaService {
   cloudConnected = false;
   /** The address actually bound (`127.0.0.1:10550`, `unix:/run/x.sock`). */
   address = "";
-  #server?: Deno.HttpServer;
+  #server?: HttpServer;
   #abort = new AbortController();
   #loop?: Promise<void>;
   /** Background WAL checkpoints (file databases). */
@@ -270,27 +278,17 @@ export class EdgeMetaService {
 
   async #listen(listen: ListenAddress): Promise<void> {
     const handler = createHandler(this);
-    const listening = Promise.withResolvers<void>();
-    const onListen = (addr: Deno.NetAddr | Deno.UnixAddr) => {
-      this.address = "path" in addr
-        ? `unix:${addr.path}`
-        : addr.hostname.includes(":")
-        ? `[${addr.hostname}]:${addr.port}`
-        : `${addr.hostname}:${addr.port}`;
-      listening.resolve();
-    };
     const onError = (e: unknown) => {
       this.logger.error("request failed", { error: String(e) });
       return new Response("internal error\n", { status: 500 });
     };
+    const maxPayload = Math.max(MAX_READ_FRAME_BYTES, this.config.edgecoreMeta.maxMessageBytes);
     try {
-      this.#server = listen.kind === "unix"
-        ? Deno.serve({ path: listen.path, onListen, onError }, handler)
-        : Deno.serve({ hostname: listen.hostname, port: listen.port, onListen, onError }, handler);
+      this.#server = await serveHttp(handler, { listen, maxPayload, onError });
     } catch (e) {
       throw new Error(`Cannot listen on ${formatListen(listen)}: ${(e as Error).message}`);
     }
-    await listening.promise;
+    this.address = this.#server.address;
     if (listen.kind === "unix") Deno.chmodSync(listen.path, 0o600);
   }
 
