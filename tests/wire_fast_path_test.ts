@@ -4,7 +4,13 @@
  */
 
 import assert from "node:assert/strict";
-import { decodeTextFast, decodeTextFull, parseMessage } from "../src/beehive/wire.ts";
+import {
+  decodeFrame,
+  decodeFrameFull,
+  decodeTextFast,
+  decodeTextFull,
+  parseMessage,
+} from "../src/beehive/wire.ts";
 import type { Message } from "../src/beehive/message.ts";
 
 /** A decoded value as comparable text (deep values: their nesting depth; RawNumbers kept). */
@@ -119,5 +125,31 @@ Deno.test("ordinary lines take the fast path", () => {
     const fast = decodeTextFast(line.trim());
     assert.ok(fast, `line ${JSON.stringify(line.slice(0, 120))}`);
     assert.deepEqual(outcome(() => fast), outcome(() => decodeTextFull(line)));
+  }
+});
+
+/** Lines where JSON.parse and Go's decoder into interface{} could part (websocket frames). */
+const frameLines: string[] = [
+  `{"header":${header},"route":${route},"content":{"b":1,"a":2,"b":3}}`,
+  `{"header":${header},"route":${route},"content":{"n":-0,"m":1E+2,"s":1e-400}}`,
+  `{"header":${header},"route":${route},"content":{"n":1e400}}`,
+  `{"header":${header},"route":${route},"content":{"n":${"9".repeat(250)}e99}}`,
+  `{"header":${header},"route":${route},"content":{"n":${"9".repeat(310)}}}`,
+  `{"header":${header},"route":${route},"content":{"s":"\\ud800x","t":"\\udc00"}}`,
+  `{"header":${header},"route":${route},"content":{"s":"\ud83d\ude00 \u00e9"}}`,
+  `{"header":${header},"route":${route},"content":{"constructor":1,"toString":{"a":[]}}}`,
+  `{"header":${header},"route":${route},"content":{"\\u005f_proto__":{"x":1}}}`,
+  `{"header":${header},"route":${route},"content":{"a":1},"x":1e400}`,
+  `{"header":${header},"route":${route},"content":{"a":1}}{"trailing":`,
+  `\t {"header":${header},"route":${route},"content":{"a":1}}`,
+];
+
+Deno.test("the fast path of websocket frames decodes every frame as the full decoder does", () => {
+  for (const line of [...lines, ...frameLines]) {
+    assert.deepEqual(
+      outcome(() => decodeFrame(line)),
+      outcome(() => decodeFrameFull(line)),
+      `line ${JSON.stringify(line.slice(0, 120))}`,
+    );
   }
 });

@@ -108,6 +108,17 @@ export class Content {
     }
   }
 
+  /**
+   * The Go marshal of `v` when it is already at hand: for content built from a Go value
+   * ({@link of}, the websocket transport's decoding) whose value is `v` itself, its text.
+   * Undefined otherwise (wire text as received is not Go's encoding of its value).
+   */
+  goJsonOf(v: unknown): string | undefined {
+    return !this.bytes && this.#parsed && v === this.#value && typeof v === "object"
+      ? this.json
+      : undefined;
+  }
+
   /** KubeEdge's "content data": bytes unchanged, anything else Go-JSON-encoded. */
   data(): string {
     return this.json;

@@ -180,9 +180,26 @@ function syntaxError(e: unknown): never {
 
 /**
  * Decodes a message as Go's `json.Decoder.Decode` reads one websocket frame: leading JSON
- * white space, one value (anything after it ignored), content as a generic Go value.
+ * white space, one value (anything after it ignored), content as a generic Go value. The
+ * common frame takes decodeFast (the content by one native JSON.parse where it decodes as
+ * Go's decoder would); anything else, and any error, goes to the full decoder. Exported
+ * for the tests.
  */
-function decodeFrame(text: string): Message {
+export function decodeFrame(text: string): Message {
+  try {
+    const fast = decodeFast(text, skipGoWs(text, 0), "float64");
+    if (fast !== undefined) return fast;
+  } catch {
+    // the full decoder words the error (a syntax error anywhere before a field's type)
+  }
+  return decodeFrameFull(text);
+}
+
+/**
+ * {@link parseMessage} of a cloud message on the websocket transport without the fast
+ * path of decodeFast (the tests compare the two).
+ */
+export function decodeFrameFull(text: string): Message {
   let top;
   try {
     top = decodeMembers(text, 0, 0, "float64");
@@ -265,10 +282,28 @@ const KEEP_DECODED_CHARS = 32 * 1024;
  * route's type error). Exported for the tests; `trimmed` is stripped of Go white space.
  */
 export function decodeTextFast(trimmed: string): Message | undefined {
-  if (trimmed.charCodeAt(0) !== 0x7b) return undefined;
+  return decodeFast(trimmed, 0, "validate");
+}
+
+/**
+ * Where a content's text may decode differently with JSON.parse than with Go's decoder
+ * into `interface{}` (the websocket transport): `\u` escapes (an unpaired surrogate
+ * becomes U+FFFD in Go; an escaped `__proto__`), raw surrogates, a `__proto__` key, and
+ * numbers that may be beyond float64 (Go: an error; JSON.parse: Infinity): an exponent of
+ * three digits, or 200 digits in a row (with a two-digit exponent at most 1e299).
+ */
+const FRAME_NEEDS_GO_DECODER = /\\u|[\ud800-\udfff]|__proto__|[eE][+-]?\d{3}|\d{200}/;
+
+/**
+ * decodeTextFast (`numbers` validate: the text transport, the whole text one object) or
+ * the websocket frame's decoding (`float64`: the content as a generic Go value, anything
+ * after the object ignored), from the object at `i`.
+ */
+function decodeFast(trimmed: string, i: number, numbers: NumberMode): Message | undefined {
+  if (trimmed.charCodeAt(i) !== 0x7b) return undefined;
   const members: Member[] = [];
   let parsed: { member: Member; value: unknown } | undefined;
-  let i = skipGoWs(trimmed, 1);
+  i = skipGoWs(trimmed, i + 1);
   if (trimmed.charCodeAt(i) === 0x7d) return undefined;
   for (;;) {
     if (trimmed.charCodeAt(i) !== 0x22) return undefined;
@@ -289,6 +324,7 @@ export function decodeTextFast(trimmed: string): Message | undefined {
       const extent = valueExtent(trimmed, start);
       if (extent === undefined || extent.depth + 1 > GO_MAX_DEPTH) return undefined;
       const slice = trimmed.slice(start, extent.end);
+      if (numbers === "float64" && FRAME_NEEDS_GO_DECODER.test(slice)) return undefined;
       let value: unknown;
       try {
         value = JSON.parse(slice);
@@ -302,7 +338,7 @@ export function decodeTextFast(trimmed: string): Message | undefined {
       parsed = slice.length <= KEEP_DECODED_CHARS ? { member, value } : undefined;
       i = extent.end;
     } else {
-      const d = decodeGoValue(trimmed, start, 1, "validate");
+      const d = decodeGoValue(trimmed, start, 1, numbers);
       members.push({ key, start, end: d.end, value: d.value, typeError: d.typeError });
       i = d.end;
     }
@@ -312,8 +348,8 @@ export function decodeTextFast(trimmed: string): Message | undefined {
     if (next !== 0x2c) return undefined;
     i = skipGoWs(trimmed, i + 1);
   }
-  if (i + 1 !== trimmed.length) return undefined;
-  return fromMembers(trimmed, members, "validate", parsed);
+  if (numbers === "validate" && i + 1 !== trimmed.length) return undefined;
+  return fromMembers(trimmed, members, numbers, parsed);
 }
 
 /**

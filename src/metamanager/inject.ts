@@ -129,7 +129,7 @@ export function inject(
     if (gv.group === "" && gv.version === "" && str(obj.kind) === "") {
       throw new MalformedListItem(i, "has neither apiVersion nor kind");
     }
-    const row = rowForObject(obj);
+    const row = rowForObject(obj, list ? undefined : msg.content.goJsonOf(obj));
     if (typeof row.resourceversion === "bigint" && row.resourceversion < 0n) {
       throw new UnstorableResourceVersion(i, resourceVersionOf(obj));
     }
@@ -147,12 +147,12 @@ export function inject(
  */
 function injectV123(msg: Message, metaV2: MetaV2Dao, type: WatchEventType): StoreChange[] {
   const changes: StoreChange[] = [];
-  const { objects } = objectsOf(msg.content);
+  const { objects, list } = objectsOf(msg.content);
   for (const o of objects) {
     if (!isObject(o)) break;
     if (!isStorable(o)) continue;
     if (str(o.apiVersion) === "" && str(o.kind) === "") continue;
-    const row = rowForObject(o);
+    const row = rowForObject(o, list ? undefined : msg.content.goJsonOf(o));
     if (typeof row.resourceversion === "bigint" && row.resourceversion < 0n) continue;
     if (type === "DELETED") metaV2.deleteByKey(row.key);
     else metaV2.insertOrReplace(row);

@@ -69,9 +69,10 @@ export type KubeObject = Record<string, unknown>;
  * The meta_v2 row for an object: its key built as KeyFuncObj does, the
  * `groupversionresource`, `namespace` and `name` columns parsed back from that key as
  * ParseKey does (so a name `null` is stored empty and a `/` spills into the next segment).
- * An apiVersion that does not parse (see {@link isStorable}) counts as empty.
+ * An apiVersion that does not parse (see {@link isStorable}) counts as empty. `goJson`,
+ * when given, is `goMarshal(obj)` already computed by the caller.
  */
-export function rowForObject(obj: KubeObject): MetaV2Row {
+export function rowForObject(obj: KubeObject, goJson?: string): MetaV2Row {
   const gv = parseApiVersion(str(obj.apiVersion));
   const meta = obj.metadata !== null && typeof obj.metadata === "object" &&
       !Array.isArray(obj.metadata)
@@ -85,7 +86,7 @@ export function rowForObject(obj: KubeObject): MetaV2Row {
     namespace: parsed.namespace,
     name: parsed.name,
     resourceversion: parseResourceVersion(str(meta.resourceVersion)),
-    value: goMarshal(obj) + "\n",
+    value: (goJson ?? goMarshal(obj)) + "\n",
   };
 }
 
