@@ -23,6 +23,8 @@ const MB = 1024 * 1024;
 const RSS_LIMIT = 200 * MB;
 const PODS = Number(Deno.env.get("BIG_LIST_PODS") ?? 40_000);
 const CONFIGMAPS = Number(Deno.env.get("BIG_LIST_CONFIGMAPS") ?? 1_000);
+/** Pods of ~3 KB whose list (~31 MB) stays just under the 32 MiB limit of one answer. */
+const WHOLE_PODS = 9_000;
 
 /** Writes `count` objects made by `make` into a new database at `path`. */
 function generate(path: string, count: number, make: (i: number) => Record<string, unknown>) {
@@ -78,12 +80,18 @@ function configMap(i: number): Record<string, unknown> {
   };
 }
 
-/** Runs kubectl against `server`; stdout is counted, not kept, unless `keep`. */
+/**
+ * Runs kubectl against `server`; stdout is counted, not kept: its lines, bytes, the lines
+ * matching `match` and its first 4 KiB.
+ */
 async function kubectl(
   server: string,
   home: string,
   args: string[],
-): Promise<{ code: number; lines: number; bytes: number; stderr: string; head: string }> {
+  match?: RegExp,
+): Promise<
+  { code: number; lines: number; matched: number; bytes: number; stderr: string; head: string }
+> {
   const child = new Deno.Command(KUBECTL!, {
     args: ["--server", server, "--request-timeout=120s", ...args],
     env: { HOME: home, KUBECONFIG: "/dev/null", PATH: Deno.env.get("PATH") ?? "" },
@@ -92,19 +100,26 @@ async function kubectl(
     stdout: "piped",
     stderr: "piped",
   }).spawn();
-  let lines = 0, bytes = 0;
-  let head = "";
+  let lines = 0, bytes = 0, matched = 0;
+  let head = "", partial = "";
+  const decoder = new TextDecoder();
   const counting = (async () => {
     for await (const chunk of child.stdout) {
       bytes += chunk.length;
       if (head.length < 4096) head += new TextDecoder().decode(chunk.subarray(0, 4096));
       for (let i = chunk.indexOf(10); i >= 0; i = chunk.indexOf(10, i + 1)) lines++;
+      if (match) {
+        const text = partial + decoder.decode(chunk, { stream: true });
+        const cut = text.lastIndexOf("\n");
+        for (const line of text.slice(0, cut + 1).split("\n")) if (match.test(line)) matched++;
+        partial = text.slice(cut + 1);
+      }
     }
   })();
   const stderr = new Response(child.stderr).text();
   const status = await withTimeout(child.status, 300_000, `kubectl ${args.join(" ")} hung`);
   await counting;
-  return { code: status.code, lines, bytes, stderr: await stderr, head };
+  return { code: status.code, lines, matched, bytes, stderr: await stderr, head };
 }
 
 function peakRss(pid: number): number {
@@ -130,9 +145,15 @@ Deno.test({
       assert.equal(table.lines, PODS + 1, "a header and one row per pod");
       assert.match(table.head, /^NAMESPACE\s+NAME\s+READY\s+STATUS/);
       t = performance.now();
-      const json = await kubectl(serve.baseUrl, `${dir}/home`, ["get", "pods", "-A", "-o", "json"]);
+      const json = await kubectl(
+        serve.baseUrl,
+        `${dir}/home`,
+        ["get", "pods", "-A", "-o", "json"],
+        /^\s+"name": "pod-\d{6}",$/,
+      );
       const jsonSeconds = (performance.now() - t) / 1000;
       assert.equal(json.code, 0, json.stderr);
+      assert.equal(json.matched, PODS, "every pod's metadata.name in the JSON list");
       assert.ok(json.bytes > PODS * 3000, `${json.bytes} bytes of JSON`);
 
       // The API itself: limit/continue, a malformed token, a list over the hard limit.
@@ -194,6 +215,58 @@ Deno.test({
       assert.equal(exit.code, 0, exit.stderr.slice(-2000));
       console.log(
         `big list: get cm -A over ${CONFIGMAPS} ConfigMaps of 1 MB ${seconds.toFixed(1)} s, ` +
+          `serve peak RSS ${(peak / MB).toFixed(0)} MB`,
+      );
+      assert.ok(peak < RSS_LIMIT, `serve peak RSS ${(peak / MB).toFixed(0)} MB`);
+    } finally {
+      if (!serve.exited) await serve.kill();
+      await Deno.remove(dir, { recursive: true });
+    }
+  },
+});
+
+Deno.test({
+  name:
+    `big lists: one answer without limit just under the hard limit (${WHOLE_PODS} pods, ~31 MB of JSON) ` +
+    `as JSON, Table (kubectl --chunk-size=0) and YAML, written as it goes`,
+  ignore: KUBECTL === undefined,
+  sanitizeResources: false,
+  async fn() {
+    const dir = await Deno.makeTempDir({ prefix: "big-whole-" });
+    const db = `${dir}/e.db`;
+    await Deno.mkdir(`${dir}/home`);
+    generate(db, WHOLE_PODS, pod);
+    const serve = await ServeProcess.start({ db, productFlags: true });
+    try {
+      const table = await kubectl(serve.baseUrl, `${dir}/home`, [
+        "get",
+        "pods",
+        "-A",
+        "--chunk-size=0",
+      ]);
+      assert.equal(table.code, 0, table.stderr);
+      assert.equal(table.lines, WHOLE_PODS + 1, "a header and one row per pod");
+      const figures: string[] = [];
+      for (
+        const [accept, item] of [
+          ["application/json", /"kind":"Pod"/g],
+          ["application/yaml", /^ {6}name: pod-\d{6}$/gm],
+        ] as const
+      ) {
+        const t = performance.now();
+        const r = await fetch(`${serve.baseUrl}/api/v1/pods`, { headers: { accept } });
+        assert.equal(r.status, 200, accept);
+        assert.equal(r.headers.get("content-type"), accept);
+        const body = await r.text();
+        assert.equal(body.match(item)?.length, WHOLE_PODS, `${accept}: every pod`);
+        if (accept === "application/json") assert.equal(JSON.parse(body).items.length, WHOLE_PODS);
+        figures.push(`${accept} ${((performance.now() - t) / 1000).toFixed(1)} s`);
+      }
+      const peak = peakRss(serve.pid);
+      const exit = await serve.stop();
+      assert.equal(exit.code, 0, exit.stderr.slice(-2000));
+      console.log(
+        `big list without limit over ${WHOLE_PODS} pods: ${figures.join(", ")}, ` +
           `serve peak RSS ${(peak / MB).toFixed(0)} MB`,
       );
       assert.ok(peak < RSS_LIMIT, `serve peak RSS ${(peak / MB).toFixed(0)} MB`);

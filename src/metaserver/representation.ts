@@ -119,10 +119,49 @@ export interface TableConverter {
   ): unknown;
 }
 
-/** A response body and its Content-Type. */
+/** A response body (text, or a stream of it written as it is made) and its Content-Type. */
 export interface Body {
-  body: string;
+  body: string | ReadableStream<Uint8Array>;
   contentType: string;
+}
+
+/** Text chunks are gathered into writes of about this many characters. */
+const CHUNK_CHARS = 64 * 1024;
+
+/**
+ * A byte stream of the text chunks `chunks` makes, made as the client reads (a chunk is
+ * made only when the previous ones were taken): the whole text never exists at once.
+ */
+function textStream(chunks: Iterator<string>): ReadableStream<Uint8Array> {
+  const encoder = new TextEncoder();
+  return new ReadableStream<Uint8Array>({
+    pull(controller) {
+      let text = "";
+      while (text.length < CHUNK_CHARS) {
+        const next = chunks.next();
+        if (next.done) {
+          if (text !== "") controller.enqueue(encoder.encode(text));
+          controller.close();
+          return;
+        }
+        text += next.value;
+      }
+      controller.enqueue(encoder.encode(text));
+    },
+    cancel() {
+      chunks.return?.(undefined);
+    },
+  }, { highWaterMark: 0 });
+}
+
+/** The items of `list`, each released once taken (the page's array is the list's own). */
+function* taken(list: ListResult): Generator<StoredObject> {
+  const items = list.items as (StoredObject | undefined)[];
+  for (let i = 0; i < items.length; i++) {
+    const item = items[i]!;
+    items[i] = undefined;
+    yield item;
+  }
 }
 
 /** Replaces exact big integers by BigInt so YAML prints them as plain integers. */
@@ -188,7 +227,9 @@ export function encodeObject(
 /**
  * Encodes a list (LIST): `{"apiVersion","items","kind":"<Kind>List","metadata":
  * {"resourceVersion"}}` with keys sorted and the stored objects spliced in verbatim; or
- * YAML; or a Table via `tables`.
+ * YAML; or a Table via `tables`. The body is written as the client reads it, one item at
+ * a time (an item is decoded, for YAML and Table, only when its turn comes, and released
+ * after): the same text as encoding the whole list at once, never held whole.
  */
 export function encodeList(
   list: ListResult,
@@ -197,30 +238,103 @@ export function encodeList(
 ): Body {
   const { resource } = list;
   if (rep.type === "table" && tables) {
-    const table = tables.toTable(list.items.map((i) => i.object), resource, rep, {
-      resourceVersion: list.resourceVersion,
-    });
-    if (list.continue !== undefined) {
-      (table as { metadata: { continue?: string } }).metadata.continue = list.continue;
-    }
-    return encodeDocument(table, { type: "json" });
+    return { body: textStream(tableChunks(list, rep, tables)), contentType: "application/json" };
   }
   const apiVersion = groupVersion(resource.group, resource.version);
   const kind = `${resource.kind}List`;
+  const metadata: Record<string, string> = list.continue !== undefined
+    ? { continue: list.continue, resourceVersion: list.resourceVersion }
+    : { resourceVersion: list.resourceVersion };
   if (rep.type === "yaml") {
-    return encodeDocument({
-      apiVersion,
-      items: list.items.map((i) => i.object),
-      kind,
-      metadata: list.continue !== undefined
-        ? { continue: list.continue, resourceVersion: list.resourceVersion }
-        : { resourceVersion: list.resourceVersion },
-    }, rep);
+    return {
+      body: textStream(yamlChunks(list, { apiVersion, kind, metadata }, rep)),
+      contentType: "application/yaml",
+    };
   }
-  const body = `{"apiVersion":${JSON.stringify(apiVersion)},"items":[` +
-    list.items.map((i) => i.json).join(",") +
-    `],"kind":${JSON.stringify(kind)},"metadata":{${
-      list.continue !== undefined ? `"continue":${JSON.stringify(list.continue)},` : ""
-    }"resourceVersion":${JSON.stringify(list.resourceVersion)}}}\n`;
-  return { body, contentType: "application/json" };
+  return {
+    body: textStream(jsonChunks(list, apiVersion, kind, metadata)),
+    contentType: "application/json",
+  };
+}
+
+function* jsonChunks(
+  list: ListResult,
+  apiVersion: string,
+  kind: string,
+  metadata: Record<string, string>,
+): Generator<string> {
+  yield `{"apiVersion":${JSON.stringify(apiVersion)},"items":[`;
+  let first = true;
+  for (const item of taken(list)) {
+    yield first ? item.json : "," + item.json;
+    first = false;
+  }
+  yield `],"kind":${JSON.stringify(kind)},"metadata":${JSON.stringify(metadata)}}\n`;
+}
+
+/**
+ * The YAML of `{apiVersion, items, kind, metadata}`: the keys before and after `items`
+ * as the library writes them, and each item as the library writes it inside `items:`
+ * (a one-item list under that key, its `items:` line dropped).
+ */
+function* yamlChunks(
+  list: ListResult,
+  head: { apiVersion: string; kind: string; metadata: Record<string, string> },
+  rep: Representation,
+): Generator<string> {
+  if (list.items.length === 0) {
+    yield encodeDocument({
+      apiVersion: head.apiVersion,
+      items: [],
+      kind: head.kind,
+      metadata: head.metadata,
+    }, rep)
+      .body as string;
+    return;
+  }
+  const before = encodeDocument({ apiVersion: head.apiVersion }, rep).body as string;
+  yield before + "items:\n";
+  for (const item of taken(list)) {
+    const text = encodeDocument({ items: [item.object] }, rep).body as string;
+    yield text.slice(text.indexOf("\n") + 1);
+  }
+  yield encodeDocument({ kind: head.kind, metadata: head.metadata }, rep).body as string;
+}
+
+/**
+ * The Table of a list: the converter's document for no objects (columns, metadata),
+ * then each object's row as the converter makes it for that object alone.
+ */
+function* tableChunks(
+  list: ListResult,
+  rep: Extract<Representation, { type: "table" }>,
+  tables: TableConverter,
+): Generator<string> {
+  const { resource } = list;
+  const meta = { resourceVersion: list.resourceVersion };
+  const withContinue = (t: unknown) => {
+    if (list.continue !== undefined) {
+      (t as { metadata: { continue?: string } }).metadata.continue = list.continue;
+    }
+    return t;
+  };
+  if (list.items.length === 0) {
+    yield JSON.stringify(withContinue(tables.toTable([], resource, rep, meta))) + "\n";
+    return;
+  }
+  const head = withContinue(tables.toTable([], resource, rep, meta)) as Record<string, unknown>;
+  // `rows` is the document's last key (Go's field order of metav1.Table)
+  const text = JSON.stringify({ ...head, rows: [] });
+  if (!text.endsWith(',"rows":[]}')) {
+    throw new Error(`table document without rows last: ${text.slice(0, 200)}`);
+  }
+  yield text.slice(0, -2);
+  let first = true;
+  for (const item of taken(list)) {
+    const one = tables.toTable([item.object], resource, rep, meta) as { rows: unknown[] };
+    const row = JSON.stringify(one.rows[0]);
+    yield first ? row : "," + row;
+    first = false;
+  }
+  yield "]}\n";
 }
