@@ -56,6 +56,90 @@ function writeStdout(chunks: Iterable<string>): void {
   if (size > 0) flush(pending.join(""));
 }
 
+/** Output kept in memory up to this size; beyond it, in an unlinked temporary file. */
+const SPOOL_MEMORY_BYTES = 8 << 20;
+
+/**
+ * The output of one read, spooled: rows are rendered as they are read (one row in memory
+ * at a time), but reach stdout only after the read transaction ended, so a slow reader
+ * of stdout (`| less`) never holds the database's lock (a rollback-journal writer would
+ * wait on it), and a read that withReadOnlyDatabase repeats (the file changed meanwhile)
+ * prints once. Up to {@link SPOOL_MEMORY_BYTES} stay in memory; a larger output goes to
+ * a temporary file, unlinked at once (nothing left behind).
+ */
+class OutputSpool {
+  #memory: Uint8Array[] = [];
+  #memoryBytes = 0;
+  #file?: Deno.FsFile;
+  readonly #encoder = new TextEncoder();
+
+  /** Forgets what was written (the read starts again). */
+  reset(): void {
+    this.#memory = [];
+    this.#memoryBytes = 0;
+    if (this.#file) {
+      this.#file.truncateSync(0);
+      this.#file.seekSync(0, Deno.SeekMode.Start);
+    }
+  }
+
+  /** Spools chunks of text, about 1 MiB at a time. */
+  write(chunks: Iterable<string>): void {
+    let pending: string[] = [];
+    let size = 0;
+    for (const chunk of chunks) {
+      pending.push(chunk);
+      size += chunk.length;
+      if (size >= 1 << 20) {
+        this.#put(this.#encoder.encode(pending.join("")));
+        pending = [];
+        size = 0;
+      }
+    }
+    if (size > 0) this.#put(this.#encoder.encode(pending.join("")));
+  }
+
+  #put(bytes: Uint8Array): void {
+    if (!this.#file && this.#memoryBytes + bytes.length <= SPOOL_MEMORY_BYTES) {
+      this.#memory.push(bytes);
+      this.#memoryBytes += bytes.length;
+      return;
+    }
+    if (!this.#file) {
+      const path = Deno.makeTempFileSync({ prefix: "edgecore-meta-inspect-" });
+      this.#file = Deno.openSync(path, { read: true, write: true });
+      Deno.removeSync(path);
+      for (const m of this.#memory) writeAll(this.#file, m);
+      this.#memory = [];
+      this.#memoryBytes = 0;
+    }
+    writeAll(this.#file, bytes);
+  }
+
+  /** Writes what was spooled to stdout and releases it. */
+  emit(): void {
+    for (const m of this.#memory) writeStdoutSync(m); // a closed pipe (| head) exits 0
+    this.#memory = [];
+    this.#memoryBytes = 0;
+    if (!this.#file) return;
+    const file = this.#file;
+    this.#file = undefined;
+    try {
+      file.seekSync(0, Deno.SeekMode.Start);
+      const buf = new Uint8Array(1 << 20);
+      for (let n = file.readSync(buf); n !== null && n > 0; n = file.readSync(buf)) {
+        writeStdoutSync(buf.subarray(0, n));
+      }
+    } finally {
+      file.close();
+    }
+  }
+}
+
+function writeAll(file: Deno.FsFile, bytes: Uint8Array): void {
+  for (let done = 0; done < bytes.length;) done += file.writeSync(bytes.subarray(done));
+}
+
 /** The `inspect` subcommand. */
 export function inspectCommand() {
   return new Command("inspect")
@@ -248,18 +332,21 @@ Examples:
 
       const stamp = watchStamp(path);
       let printed: InspectRecord[] = [];
-      // Rows and the dump are written as they are read, inside the read transaction: one
-      // row in memory at a time (plus about 1 MiB of output), whatever the file's size.
+      // Rows and the dump are rendered as they are read, inside the read transaction: one
+      // row in memory at a time (plus about 1 MiB of output), whatever the file's size;
+      // stdout gets them once the read is over (OutputSpool).
+      const out = new OutputSpool();
       const notice = withReadOnlyDatabase(path, (db): string | undefined => {
+        out.reset();
         const tables = listTables(db.sqlite);
         if (format === "dump") {
           checkTables(db, tables);
-          writeStdout(renderDump(dumpStream(db)));
+          out.write(renderDump(dumpStream(db)));
           return;
         }
         if (!filtered) {
           checkTables(db, tables);
-          writeStdout([renderSummary(format, summarize(db, tables))]);
+          out.write([renderSummary(format, summarize(db, tables))]);
           return;
         }
         checkTables(db, tables, table);
@@ -283,8 +370,9 @@ Examples:
         let rows: Iterable<InspectRecord> = first.done ? [] : prepend(first.value, it);
         // --watch compares with what was printed (a filtered selection): keep it then only.
         if (opts.watch) rows = printed = [...rows];
-        writeStdout(renderRows(format, table, rows, now));
+        out.write(renderRows(format, table, rows, now));
       });
+      out.emit();
       if (notice) console.error(notice);
       if (opts.watch) {
         await watchRows(

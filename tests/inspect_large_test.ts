@@ -133,3 +133,48 @@ Deno.test({
     }
   },
 });
+
+Deno.test("inspect whose stdout is not read holds no lock: a rollback-journal writer commits meanwhile", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "inspect-lock-" });
+  const path = `${dir}/edgecore.db`;
+  const setup = new DatabaseSync(path); // rollback journal (DELETE), as beego leaves it
+  setup.exec(META_DDL);
+  const insert = setup.prepare("INSERT INTO meta (key, type, value) VALUES (?,?,?)");
+  for (let i = 0; i < 40; i++) {
+    insert.run(`default/configmap/cm-${i}`, "configmap", "v".repeat(100_000));
+  }
+  setup.close();
+  // 4 MB of output into a pipe read no further than its first chunk: inspect blocks on
+  // stdout (the pipe holds 64 KiB)
+  const child = new Deno.Command(Deno.execPath(), {
+    args: ["run", "-A", "main.ts", "inspect", path, "--type", "configmap", "-o", "ndjson"],
+    cwd: PROJECT_DIR,
+    stdin: "null",
+    stdout: "piped",
+    stderr: "null",
+  }).spawn();
+  try {
+    const reader = child.stdout.getReader();
+    const first = await withTimeout(reader.read(), 30_000, "inspect's first output");
+    assert.ok(!first.done);
+    await new Promise((r) => setTimeout(r, 300)); // inspect blocked on the full pipe
+    const writer = new DatabaseSync(path, { timeout: 0 }); // no waiting on a lock
+    writer.prepare("INSERT INTO meta (key, type, value) VALUES (?,?,?)")
+      .run("default/configmap/written-meanwhile", "configmap", "{}");
+    writer.close();
+    const chunks = [first.value!];
+    const drain = async () => {
+      for (let r = await reader.read(); !r.done; r = await reader.read()) chunks.push(r.value);
+    };
+    await withTimeout(drain(), 30_000, "inspect output");
+    const out = new TextDecoder().decode(await new Blob(chunks).arrayBuffer());
+    assert.equal(out.split("\n").filter((l) => l !== "").length, 40, "the rows read, once");
+    assert.equal((await child.status).code, 0);
+  } finally {
+    try {
+      child.kill();
+    } catch { /* exited */ }
+    await child.status;
+    await Deno.remove(dir, { recursive: true });
+  }
+});
