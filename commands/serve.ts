@@ -118,9 +118,12 @@ Examples:
           });
           Deno.exit(1);
         }, timeoutSeconds * 1000);
-        service.shutdown().then(stopped.resolve, stopped.reject).finally(() =>
-          clearTimeout(deadline)
-        );
+        // Attached modules may take the whole deadline to finish the closing handshake; one
+        // that never answers is still open when the deadline ends the process (exit 1).
+        service.shutdown({ closeLimitMs: timeoutSeconds * 1000 }).then(
+          stopped.resolve,
+          stopped.reject,
+        ).finally(() => clearTimeout(deadline));
       };
       // Installed before start-up: a signal as soon as "serving" is logged (or before) must
       // still stop serve cleanly, never end the process with the default action.

@@ -12,6 +12,7 @@ import { Store } from "../src/store/store.ts";
 import { runCli, ServeProcess, withTimeout } from "./support/serve_process.ts";
 import { isMessage, WsModule } from "./support/ws_module.ts";
 import { cloudWrite } from "./support/crash.ts";
+import { OPCODE, RawWebSocket } from "./support/raw_http.ts";
 
 function tempDir(): string {
   return Deno.makeTempDirSync({ prefix: "edgecore-meta-lifecycle-" });
@@ -234,26 +235,35 @@ Deno.test("serve: past --shutdown-timeout serve exits 1 naming what was still pe
   const dir = tempDir();
   const db = `${dir}/edgecore.db`;
   const serve = await ServeProcess.start({ db, args: ["--shutdown-timeout", "1"] });
-  let cloud: WsModule | undefined;
+  let cloud: RawWebSocket | undefined;
   let timer: ReturnType<typeof setInterval> | undefined;
   try {
-    cloud = await WsModule.connect(serve.address, "websocket", "hub", 10_000);
+    // A raw client: it never answers serve's Close frame (a browser-like WebSocket would).
+    const port = Number(serve.address.slice(serve.address.lastIndexOf(":") + 1));
+    cloud = await RawWebSocket.connect(port, "/v1/modules/websocket?group=hub");
     const peer = cloud;
-    peer.send(
-      cloudWrite("first", "insert", { type: "pod", namespace: "default", name: "first" }, 1),
+    const isAck = (id: string) => (f: { text: string }) =>
+      f.text.includes(`"parent_msg_id":"${id}"`);
+    await peer.send(
+      OPCODE.text,
+      JSON.stringify(
+        cloudWrite("first", "insert", { type: "pod", namespace: "default", name: "first" }, 1),
+      ),
     );
-    await peer.waitFor(isMessage("response", { parent: "first" }), 10_000, "ack first");
+    await peer.waitFor(isAck("first"), 0, 10_000, "ack first");
     // A peer that never stops sending and never answers a close: the shutdown cannot finish.
     let seq = 1;
     timer = setInterval(() => {
       seq++;
-      try {
-        peer.send(cloudWrite(`k-${seq}`, "insert", {
-          type: "pod",
-          namespace: "default",
-          name: `k-${seq}`,
-        }, seq));
-      } catch { /* closed by serve */ }
+      peer.send(
+        OPCODE.text,
+        JSON.stringify(cloudWrite(
+          `k-${seq}`,
+          "insert",
+          { type: "pod", namespace: "default", name: `k-${seq}` },
+          seq,
+        )),
+      ).catch(() => {/* cut by serve */});
     }, 20);
     await new Promise((r) => setTimeout(r, 200));
     const started = performance.now();
@@ -262,18 +272,23 @@ Deno.test("serve: past --shutdown-timeout serve exits 1 naming what was still pe
     assert.equal(exit.code, 1, exit.stderr);
     assert.match(
       exit.stderr,
-      /ERROR shutdown did not finish in time; exiting deadline_s=1 pending=\S/,
+      /ERROR shutdown did not finish in time; exiting deadline_s=1 pending="?closing handshake with websocket/,
     );
     assert.doesNotMatch(exit.stderr, /INFO stopped\b/);
     assert.ok(tookMs < 8_000, `exited at the 1 s deadline, not later (${Math.round(tookMs)} ms)`);
     clearInterval(timer);
-    const acked = cloud.frames.filter((f) => /^(first|k-)/.test(f.header?.parent_msg_id ?? ""))
-      .map((f) => f.header!.parent_msg_id!);
+    assert.ok(
+      peer.frames.some((f) => f.opcode === OPCODE.close),
+      "serve sent the peer a Close frame",
+    );
+    const acked = peer.frames.map((f) => /"parent_msg_id":"((?:first|k-)[^"]*)"/.exec(f.text)?.[1])
+      .filter((id) => id !== undefined);
     const sqlite = new DatabaseSync(db, { readOnly: true });
     const keys = new Set(
       sqlite.prepare("SELECT key FROM meta").all().map((r) => String(r.key)),
     );
     sqlite.close();
+    assert.ok(acked.length > 1, `acked ${acked.length}`);
     for (const id of acked) assert.ok(keys.has(`default/pod/${id}`), `acked ${id} committed`);
   } finally {
     clearInterval(timer);

@@ -19,6 +19,11 @@
  *   overflows it is dropped and counted), never in serve's socket buffers, and never
  *   makes the MetaManager wait. While no client is attached they wait in the same queue
  *   and are delivered on attach.
+ * - Shutdown by the closing handshake ({@link ModuleBridge.close}, RFC 6455 §7.1): each
+ *   peer gets a Close frame and nothing more; every frame it sent before its own Close
+ *   frame is still read and handed on, however slow the CPU; {@link ModuleBridge.closed}
+ *   tells when that is done, {@link ModuleBridge.terminateAll} cuts a peer that never
+ *   answers.
  *
  * @module
  */
@@ -63,6 +68,18 @@ interface Inbox {
   draining: boolean;
   /** Whether the socket's reading is paused because the inbox is full. */
   paused: boolean;
+  /** Resolved when the inbox becomes empty with nothing being handed on. */
+  idle?: PromiseWithResolvers<void>;
+}
+
+/** One attached peer. */
+interface Attached {
+  group: string;
+  abort: AbortController;
+  inbox: Inbox;
+  socket: PeerSocket;
+  /** Resolves when the socket has closed (closing handshake done, or cut). */
+  closed: Promise<void>;
 }
 
 /** Why a module cannot attach (HTTP status and message). */
@@ -75,13 +92,10 @@ const NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$/;
 
 /** Attaches WebSocket clients as bus modules. */
 export class ModuleBridge {
-  readonly #attached = new Map<
-    string,
-    { group: string; abort: AbortController; inbox: Inbox }
-  >();
+  readonly #attached = new Map<string, Attached>();
+  /** Peers given a Close frame by {@link close}. */
+  readonly #closing = new Map<string, Attached>();
   readonly #warnings: WarnLimiter;
-  /** performance.now() of the last frame received from any module (0 = none yet). */
-  lastFrameAt = 0;
   /** Times the bridge stopped reading a peer's socket because its inbox was full. */
   readPauses = 0;
   /** Most frames one peer's inbox has held at once since start. */
@@ -141,13 +155,15 @@ export class ModuleBridge {
     if (!bus.hasModule(name)) bus.addModule(name, group);
     const abort = new AbortController();
     const inbox: Inbox = { frames: [], bytes: 0, draining: false, paused: false };
-    this.#attached.set(name, { group, abort, inbox });
+    const closed = Promise.withResolvers<void>();
+    const entry: Attached = { group, abort, inbox, socket, closed: closed.promise };
+    this.#attached.set(name, entry);
     socket.on("message", (data, isBinary) => {
-      this.lastFrameAt = performance.now();
       this.#receive(socket, name, inbox, data as Uint8Array, isBinary);
     });
     const detach = () => {
-      if (this.#attached.get(name)?.abort !== abort) return;
+      closed.resolve();
+      if (this.#attached.get(name) !== entry) return;
       this.#attached.delete(name);
       abort.abort();
       logger.info("module detached", { module: name, group });
@@ -163,16 +179,60 @@ export class ModuleBridge {
     this.#pump(socket, name, abort.signal);
   }
 
-  /** Closes every attached module's socket. */
-  closeAll(): void {
-    for (const { abort } of this.#attached.values()) abort.abort();
+  /**
+   * Starts the closing handshake with every attached peer (RFC 6455 §7.1.2): stops sending
+   * it messages and sends a Close frame. Frames the peer sent before its own Close frame
+   * are still read and handed on; {@link closed} tells when that is done.
+   */
+  close(code = 1001, reason = "shutting down"): void {
+    for (const [name, a] of this.#attached) {
+      this.#closing.set(name, a);
+      a.abort.abort();
+      if (a.socket.readyState === OPEN) a.socket.close(code, reason);
+    }
+  }
+
+  /**
+   * Resolves true once every peer given {@link close} has answered with its Close frame (or
+   * its connection ended) and every frame it sent before is in its destination queue;
+   * false when `signal` aborts first ({@link closingPeers} then names those still open).
+   */
+  async closed(signal: AbortSignal): Promise<boolean> {
+    const aborted = new Promise<false>((resolve) => {
+      if (signal.aborted) resolve(false);
+      signal.addEventListener("abort", () => resolve(false), { once: true });
+    });
+    for (const a of this.#closing.values()) {
+      const done = a.closed.then(() => this.#idle(a.inbox)).then(() => true as const);
+      if (!await Promise.race([done, aborted])) return false;
+    }
+    return true;
+  }
+
+  /** Names of the peers given {@link close} that have not finished closing. */
+  closingPeers(): string[] {
+    return [...this.#closing].filter(([n, a]) =>
+      this.#attached.get(n) === a || a.inbox.draining || a.inbox.frames.length > 0
+    ).map(([n]) => n);
+  }
+
+  /** Cuts every socket still open (a peer that never answered the Close frame). */
+  terminateAll(): void {
+    for (const a of this.#attached.values()) {
+      a.abort.abort();
+      a.socket.terminate();
+    }
+  }
+
+  /** Resolves when `inbox` is empty and no frame of it is being handed on. */
+  #idle(inbox: Inbox): Promise<void> {
+    if (!inbox.draining && inbox.frames.length === 0) return Promise.resolve();
+    inbox.idle ??= Promise.withResolvers<void>();
+    return inbox.idle.promise;
   }
 
   async #pump(socket: PeerSocket, name: string, signal: AbortSignal): Promise<void> {
     const { bus } = this.options;
-    signal.addEventListener("abort", () => {
-      if (socket.readyState === OPEN) socket.close(1001, "shutting down");
-    });
     while (!signal.aborted && socket.readyState === OPEN) {
       let msg: Message;
       try {
@@ -182,10 +242,12 @@ export class ModuleBridge {
       }
       // A slow reader: wait until its socket has sent most of what it was given, so that
       // its backlog stays in the bounded bus queue instead of serve's socket buffer.
-      while (socket.readyState === OPEN && socket.bufferedAmount > SEND_BUFFER_BYTES) {
+      while (
+        !signal.aborted && socket.readyState === OPEN && socket.bufferedAmount > SEND_BUFFER_BYTES
+      ) {
         await new Promise((r) => setTimeout(r, 5));
       }
-      if (socket.readyState !== OPEN) {
+      if (signal.aborted || socket.readyState !== OPEN) {
         bus.send(name, msg); // not delivered: back into the queue for the next client
         break;
       }
@@ -249,6 +311,8 @@ export class ModuleBridge {
     } finally {
       inbox.draining = false;
       inbox.bytes = 0;
+      inbox.idle?.resolve();
+      inbox.idle = undefined;
       if (inbox.paused) {
         inbox.paused = false;
         socket.resume();

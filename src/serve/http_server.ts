@@ -49,6 +49,8 @@ export interface ServeHttpOptions {
 export interface HttpServer {
   /** The bound address: `HOST:PORT`, `[IPv6]:PORT` or `unix:PATH`. */
   address: string;
+  /** Stops accepting connections and closes idle ones (open requests and sockets go on). */
+  stopAccepting(): void;
   /**
    * Stops accepting connections and closes idle ones; resolves when every connection
    * (but upgraded WebSockets, which their owner closes) has ended.
@@ -184,8 +186,12 @@ export async function serveHttp(handler: Handler, options: ServeHttpOptions): Pr
   return {
     address,
     finished,
+    stopAccepting() {
+      if (server.listening) server.close();
+      server.closeIdleConnections();
+    },
     shutdown() {
-      server.close();
+      if (server.listening) server.close();
       server.closeIdleConnections();
       return finished;
     },

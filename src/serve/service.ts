@@ -49,10 +49,18 @@ import { ApplicationAgent } from "../metaserver/application.ts";
  */
 const MAX_READ_FRAME_BYTES = 64 * 1024 * 1024;
 
-/** Shutdown waits at most this long for attached modules to go quiet. */
-const DRAIN_LIMIT_MS = 10_000;
-/** Attached modules count as quiet after this long without a frame. */
-const DRAIN_QUIET_MS = 150;
+/** Default of {@link ShutdownOptions.closeLimitMs}. */
+const CLOSE_LIMIT_MS = 10_000;
+
+/** Options of {@link EdgeMetaService.shutdown}. */
+export interface ShutdownOptions {
+  /**
+   * How long attached modules have to answer serve's Close frame; one that has not
+   * answered by then is cut (what it sent before is still processed). serve passes its
+   * overall shutdown deadline, which ends the process first.
+   */
+  closeLimitMs?: number;
+}
 
 /** Options of {@link EdgeMetaService.start}. */
 export interface ServiceOptions {
@@ -90,8 +98,6 @@ export class EdgeMetaService {
   /** The MetaManager's module name on the bus. */
   readonly #module: string;
   #loopRunning = false;
-  /** performance.now() when the loop last finished processing a message. */
-  #lastBusy = 0;
 
   private constructor(
     readonly config: Config,
@@ -266,7 +272,6 @@ export class EdgeMetaService {
       },
       onProcessed: (m) => {
         this.metrics.countMessage(m.route.operation);
-        this.#lastBusy = performance.now();
       },
       onCommit: (seconds) => this.metrics.observeCommit(seconds),
     }, this.#abort.signal).catch((e) => {
@@ -385,37 +390,39 @@ export class EdgeMetaService {
   }
 
   /**
-   * Stops taking messages, finishes queued work, commits, closes sockets and the
-   * database. Idempotent.
+   * Stops taking connections, closes each attached module by the WebSocket closing
+   * handshake (processing what it sent before its Close frame), finishes queued work,
+   * commits, checkpoints the WAL into the file and closes the database. Idempotent.
    */
-  async shutdown(): Promise<void> {
+  async shutdown(options: ShutdownOptions = {}): Promise<void> {
     if (this.#closed) return;
     this.#closed = true;
-    this.shutdownPhase = "draining modules";
     clearInterval(this.#timer);
     this.watchHub?.close(); // ends watch streams, which the HTTP shutdown would wait for
-    // 1. New requests get 503 (see http.ts); attached modules stay connected so that frames
-    //    they already sent are still read, processed, committed and acknowledged. (Deno's
-    //    server.shutdown() would drop upgraded sockets at once, so it comes last.)
-    // 2. Drain until the modules have been quiet for a moment: no frame arrived and no
-    //    message was processed (a loop blocked on a CSI relay counts as quiet; step 3
-    //    abandons the relay and still processes everything queued).
-    const deadline = performance.now() + DRAIN_LIMIT_MS;
-    const drainStart = performance.now();
-    let drained = false;
-    while (performance.now() < deadline) {
-      const last = Math.max(this.bridge.lastFrameAt, this.#lastBusy);
-      if (performance.now() - last > DRAIN_QUIET_MS && this.bridge.held() === 0) {
-        drained = true;
-        break;
-      }
-      await new Promise((r) => setTimeout(r, 10));
+    // 1. No new connections; new requests on open ones get 503 (see http.ts).
+    this.#server?.stopAccepting();
+    // 2. The closing handshake (RFC 6455 §7.1): each attached module gets a Close frame and
+    //    no more messages; every frame it sent before its own Close frame is still read,
+    //    handed on, processed and committed (the loop runs on), however slow the CPU: TCP
+    //    order, not a quiet timer, says when a peer is done. One that does not answer
+    //    within the limit is cut.
+    const peers = this.bridge.attached();
+    this.shutdownPhase = `closing handshake with ${peers.join(",") || "no module"}`;
+    const closeStart = performance.now();
+    this.bridge.close(1001, "shutting down");
+    if (await this.bridge.closed(AbortSignal.timeout(options.closeLimitMs ?? CLOSE_LIMIT_MS))) {
+      this.logger.info("modules closed", {
+        modules: peers.length,
+        after_ms: Math.round(performance.now() - closeStart),
+      });
+    } else {
+      this.logger.warn("modules did not answer the close in time; cutting them", {
+        modules: this.bridge.closingPeers().join(","),
+        after_ms: Math.round(performance.now() - closeStart),
+      });
+      this.bridge.terminateAll();
     }
-    this.logger.info(drained ? "modules quiet" : "modules still sending; closing them", {
-      after_ms: Math.round(performance.now() - drainStart),
-    });
-    // 3. Close the modules' sockets, stop the loop (it processes what is still queued).
-    this.bridge.closeAll();
+    // 3. Stop the loop (it processes what is still queued), then the rest.
     const serverDone = this.#server?.shutdown();
     this.#abort.abort();
     this.shutdownPhase = "MetaManager loop (queued messages)";
