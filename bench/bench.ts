@@ -13,6 +13,9 @@
  * 4. library, secondary: the same journals through replay() (1000 lines per commit).
  * 5. serve: `main.ts serve` as a subprocess, a cloud WebSocket client streaming inserts
  *    with a window of unacknowledged messages, and an edged client draining frames.
+ * 7. big list (once): a generated database of 40,000 pods (~3 KB each) under serve, and
+ *    the seconds of a real `kubectl get pods -A` (pages of 500) and serve's peak RSS
+ *    (bench/big_list_run.ts).
  *
  * Steps 2, 3 and 5 run in rounds (default 3: raw, library, serve; raw, library, serve;
  * ...) and each figure is the median over the rounds (peak RSS figures: the maximum), with
@@ -27,7 +30,8 @@
  *
  * Options: --json (one JSON object on stdout), --quick (2,000 messages per phase, 1 round),
  * --rounds N, --n N, --mixed N, --batch N, --window N, --dir DIR (where the temp dir goes),
- * --keep (keep it), --skip-replay, --skip-serve, --cpu-prof DIR (V8 CPU profile of the
+ * --keep (keep it), --skip-replay, --skip-serve, --skip-big-list, --big-list-pods N
+ * (default 40,000; --quick 5,000), --cpu-prof DIR (V8 CPU profile of the
  * library child), --v8-flags FLAGS (passed as `deno run --v8-flags=FLAGS` to the library
  * children and to serve instead of those of deno.json's start task, e.g.
  * `--max-semi-space-size=8`). The children run with the start task's other flags too.
@@ -38,6 +42,7 @@
 import { generateJournals } from "./gen.ts";
 import type { PhaseResult } from "./lib_run.ts";
 import { runServeBench, type ServeResult } from "./serve_run.ts";
+import { type BigListResult, findKubectl, runBigListBench } from "./big_list_run.ts";
 import { machine, round } from "./stats.ts";
 
 interface Args {
@@ -52,6 +57,8 @@ interface Args {
   keep: boolean;
   skipReplay: boolean;
   skipServe: boolean;
+  skipBigList: boolean;
+  bigListPods: number;
   cpuProf?: string;
   v8Flags?: string;
 }
@@ -68,8 +75,10 @@ function parseArgs(argv: string[]): Args {
     keep: false,
     skipReplay: false,
     skipServe: false,
+    skipBigList: false,
+    bigListPods: 40_000,
   };
-  let nSet = false, mixedSet = false, roundsSet = false;
+  let nSet = false, mixedSet = false, roundsSet = false, bigListSet = false;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i];
     const value = () => {
@@ -119,6 +128,13 @@ function parseArgs(argv: string[]): Args {
       case "--skip-serve":
         a.skipServe = true;
         break;
+      case "--skip-big-list":
+        a.skipBigList = true;
+        break;
+      case "--big-list-pods":
+        a.bigListPods = int();
+        bigListSet = true;
+        break;
       case "--cpu-prof":
         a.cpuProf = value();
         break;
@@ -129,7 +145,7 @@ function parseArgs(argv: string[]): Args {
       case "--help":
         console.log(
           "usage: deno task bench [--json] [--quick] [--n N] [--mixed N] [--batch N] " +
-            "[--window N] [--rounds N] [--dir DIR] [--keep] [--skip-replay] [--skip-serve] [--cpu-prof DIR] " +
+            "[--window N] [--rounds N] [--dir DIR] [--keep] [--skip-replay] [--skip-serve] [--skip-big-list] [--big-list-pods N] [--cpu-prof DIR] " +
             "[--v8-flags FLAGS]",
         );
         Deno.exit(0);
@@ -142,6 +158,7 @@ function parseArgs(argv: string[]): Args {
     if (!nSet) a.n = 2_000;
     if (!mixedSet) a.mixed = 1_000;
     if (!roundsSet) a.rounds = 1;
+    if (!bigListSet) a.bigListPods = 5_000;
   }
   return a;
 }
@@ -424,6 +441,23 @@ async function main(): Promise<number> {
         ],
       }, runFlags);
     }
+    // 7. big list (once): kubectl get pods -A over a generated database
+    let bigList: BigListResult | undefined;
+    const kubectl = findKubectl();
+    if (!args.skipBigList && kubectl === undefined) log("bench: no kubectl: big list skipped");
+    if (!args.skipBigList && kubectl !== undefined) {
+      log(`bench: big list, kubectl get pods -A over ${args.bigListPods} pods...`);
+      bigList = await runBigListBench({
+        dir,
+        pods: args.bigListPods,
+        kubectl,
+        denoFlags: runFlags,
+      });
+      log(
+        `  big list: ${bigList.seconds} s, serve peak RSS ${bigList.serve_peak_rss_mb} MB ` +
+          `(database ${bigList.db_mb} MB)`,
+      );
+    }
     const serve = medianServe(rounds.map((r) => r.serve).filter((x) => x !== undefined));
 
     // 6. serve burst (once): the same inserts with no client window at all, every one sent
@@ -496,6 +530,7 @@ async function main(): Promise<number> {
       peak_rss_sampled_mb: peakSampled,
       serve_idle_rss_mb: serve?.serve_idle_rss_mb ?? null,
       serve_peak_rss_mb: serve?.serve_peak_rss_mb ?? null,
+      big_list: bigList ?? null,
       burst: burst
         ? {
           messages: burst.messages,
@@ -601,6 +636,9 @@ async function main(): Promise<number> {
         0,
       ),
       target("serve idle RSS", serve?.serve_idle_rss_mb ?? NaN, "<=", 60, "MB"),
+      ...(bigList
+        ? [target("big list serve peak RSS", bigList.serve_peak_rss_mb, "<", 200, "MB")]
+        : []),
     ];
     result.targets = targets;
     result.code_changed_during_run = (await codeHash()) !== codeBefore;
@@ -753,6 +791,14 @@ async function main(): Promise<number> {
           `${burst.serve_peak_rss_mb} MB; socket read paused ${burst.serve_read_pauses} times ` +
           `(inbox peak ${burst.serve_held_frames_peak} frames); edged received ` +
           `${burst.edged_frames}, its overflow dropped ${burst.serve_dropped_queue_full}`,
+      );
+    }
+    if (bigList) {
+      out.push("");
+      out.push(
+        `big list: kubectl get pods -A over ${bigList.pods} pods (database ${bigList.db_mb} MB): ` +
+          `${bigList.seconds} s, ${bigList.rows} lines; serve peak RSS (VmHWM) ` +
+          `${bigList.serve_peak_rss_mb} MB`,
       );
     }
     out.push("");

@@ -66,14 +66,14 @@ function openSocket(url: string): Promise<WebSocket> {
 }
 
 /** A started serve subprocess. */
-interface Started {
+export interface Started {
   child: Deno.ChildProcess;
   addr: string;
   warnings: string[];
 }
 
 /** Starts `main.ts serve` on `db` at 127.0.0.1:0; resolves once it logs its address. */
-async function startServe(db: string, denoFlags: string[]): Promise<Started> {
+export async function startServe(db: string, denoFlags: string[]): Promise<Started> {
   const child = new Deno.Command(Deno.execPath(), {
     args: [
       "run",
@@ -126,7 +126,7 @@ async function startServe(db: string, denoFlags: string[]): Promise<Started> {
 }
 
 /** Stops serve with SIGTERM (SIGKILL after 10 s); returns its exit code. */
-async function stopServe(child: Deno.ChildProcess): Promise<number | null> {
+export async function stopServe(child: Deno.ChildProcess): Promise<number | null> {
   try {
     child.kill("SIGTERM");
   } catch { /* gone */ }
