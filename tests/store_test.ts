@@ -533,15 +533,15 @@ Deno.test("rowForObject: value is Go JSON (sorted, escaped) plus a trailing newl
 });
 
 Deno.test("rowForObject: missing parts give empty columns", () => {
-  // KeyFuncObj trims the trailing "/" an empty name leaves.
+  // KeyFuncObj keeps the trailing "/" an empty name leaves (upstream's Sprintf).
   const row = rowForObject({ apiVersion: "v1", kind: "Pod", metadata: null });
-  assert.equal(row.key, "/core/v1/pods/null");
+  assert.equal(row.key, "/core/v1/pods/null/");
   assert.equal(row.name, "");
   assert.equal(row.resourceversion, 0);
-  assert.equal(rowForObject({}).key, "/core///null");
+  assert.equal(rowForObject({}).key, "/core///null/");
   assert.equal(rowForObject({}).groupversionresource, "/, Resource=");
   // Kinds ending in "s" get "es" (UnsafeKindToResource), DeleteOptions included.
-  assert.equal(rowForObject({ kind: "DeleteOptions" }).key, "/core//deleteoptionses/null");
+  assert.equal(rowForObject({ kind: "DeleteOptions" }).key, "/core//deleteoptionses/null/");
 });
 
 Deno.test("kindToResource, parseApiVersion, parseResourceVersion", () => {
@@ -571,7 +571,12 @@ Deno.test("kindToResource, parseApiVersion, parseResourceVersion", () => {
   assert.equal(parseResourceVersion("abc"), 0);
   assert.equal(parseResourceVersion("-5"), 0);
   assert.equal(parseResourceVersion("1.5"), 0);
-  assert.equal(parseResourceVersion("18446744073709551616"), 0);
+  // ParseUint's value on a range error is 2^64-1, which the driver refuses (as int64: -1)
+  assert.equal(parseResourceVersion("18446744073709551616"), -1n);
+  assert.equal(parseResourceVersion("99999999999999999999999"), -1n);
+  assert.equal(parseResourceVersion("+5"), 0);
+  assert.equal(parseResourceVersion("9223372036854775807"), 9223372036854775807n);
+  assert.equal(parseResourceVersion("9223372036854775808"), -9223372036854775808n);
   assert.equal(parseResourceVersion("9007199254740993"), 9007199254740993n);
 });
 

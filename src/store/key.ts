@@ -83,8 +83,8 @@ export function gvrString(group: string, version: string, resource: string): str
 
 /**
  * KeyFuncObj: the storage key of an object from its group, version, kind, namespace and
- * name (`core` for the empty group, `null` for an empty namespace, a trailing `/` removed
- * when the name is empty).
+ * name (`core` for the empty group, `null` for an empty namespace; an empty name stays
+ * empty, so the key ends with `/`, as upstream's Sprintf writes it).
  */
 export function keyFor(
   group: string,
@@ -93,10 +93,9 @@ export function keyFor(
   namespace: string,
   name: string,
 ): string {
-  const key = `/${group || GROUP_CORE}/${version}/${kindToResource(kind)}/${
+  return `/${group || GROUP_CORE}/${version}/${kindToResource(kind)}/${
     namespace || NULL_SEGMENT
   }/${name}`;
-  return key.endsWith("/") ? key.slice(0, -1) : key;
 }
 
 /** A parsed storage key: `/<group>/<version>/<resource>/<namespace>/<name>`. */

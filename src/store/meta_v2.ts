@@ -53,11 +53,17 @@ function str(v: unknown): string {
 
 const UINT64_MAX = 18446744073709551615n;
 
-/** metadata.resourceVersion as stored: unsigned decimal, else 0 (as int64 bits, like Go). */
+/**
+ * metadata.resourceVersion as stored (as int64 bits, like Go): apiserver's
+ * APIObjectVersioner returns `strconv.ParseUint(rv, 10, 64)` whatever its error, so an
+ * unsigned decimal beyond 2^64-1 is 2^64-1 (ParseUint's value on a range error) and
+ * anything else that is not an unsigned decimal is 0. A value at or above 2^63 comes out
+ * negative: the SQLite driver refuses it (see UnstorableResourceVersion).
+ */
 export function parseResourceVersion(rv: string): number | bigint {
-  if (!/^\d+$/.test(rv)) return 0;
-  const n = BigInt(rv);
-  if (n > UINT64_MAX) return 0;
+  if (!/^[0-9]+$/.test(rv)) return 0;
+  let n = BigInt(rv);
+  if (n > UINT64_MAX) n = UINT64_MAX;
   if (n <= BigInt(Number.MAX_SAFE_INTEGER)) return Number(n);
   return BigInt.asIntN(64, n);
 }
