@@ -8,6 +8,7 @@
  */
 
 import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
 import { replay } from "../src/replay/replay.ts";
 import { parseAnswers } from "../src/replay/stand_ins.ts";
 import { Store } from "../src/store/store.ts";
@@ -195,5 +196,102 @@ Deno.test("v1.23 strict replay of the edgecore-db fixture journal into a new fil
   } finally {
     store.close();
     await Deno.remove(dir, { recursive: true });
+  }
+});
+
+/** Every column of both tables under its real name, as upgraded.columns.json lists them. */
+function columnsDump(path: string): unknown {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    const out: Record<string, unknown> = {};
+    for (const t of ["meta", "meta_v2"]) {
+      const cols = db.prepare(`SELECT name FROM pragma_table_info('${t}')`).all().map((r) =>
+        String(r.name)
+      );
+      out[t] = db.prepare(`SELECT * FROM \`${t}\` ORDER BY CAST(key AS BLOB)`).all()
+        .map((r) => Object.fromEntries(Object.entries(r).sort(([a], [b]) => a < b ? -1 : 1)));
+      out[`${t}_columns`] = cols;
+    }
+    return out;
+  } finally {
+    db.close();
+  }
+}
+
+function tableSql(path: string): string[] {
+  const db = new DatabaseSync(path, { readOnly: true });
+  try {
+    return (db.prepare(
+      "SELECT sql FROM sqlite_master WHERE type = 'table' AND name IN ('meta', 'meta_v2') ORDER BY name",
+    ).all() as { sql: string }[]).map((r) => r.sql);
+  } finally {
+    db.close();
+  }
+}
+
+Deno.test("v1.23 strict replay of upgrade.journal.ndjson on a copy of the v1.10 edgecore.db migrates it as v1.23 does and equals upgraded.db (events, dump, schema, every column)", async () => {
+  const dir = await Deno.makeTempDir({ prefix: "edgecore-meta-v123-upgrade-" });
+  const path = `${dir}/edgecore.db`;
+  Deno.copyFileSync(new URL("edgecore.db", DB_V110), path);
+  Deno.chmodSync(path, 0o644);
+  const store = Store.open(path, { release: "1.23" });
+  const lines: string[] = [];
+  try {
+    assert.equal(store.db.shape, "migrated");
+    const journal = read(new URL("upgrade.journal.ndjson", DB_V123));
+    await replay({
+      journal: ReadableStream.from([new TextEncoder().encode(journal)]),
+      store,
+      mode: "strict",
+      answers: { cloud: new Map(), edged: new Map() },
+      write: (line) => lines.push(line),
+      remoteQueryTimeout: 1,
+    });
+    const ev = compareEventsExact(
+      journal,
+      read(new URL("upgrade.out.ndjson", DB_V123)),
+      lines.map((l) => l + "\n").join(""),
+    );
+    assert.deepEqual(ev.differences, [], ev.summary);
+    const db = compareDbExact(read(new URL("upgraded.db.json", DB_V123)), dumpJson(store.db));
+    assert.deepEqual(db.differences, [], db.summary);
+  } finally {
+    store.close();
+  }
+  try {
+    // The schema text v1.23's AutoMigrate leaves, and which columns hold what (spec §5.4).
+    assert.deepEqual(tableSql(path), tableSql(new URL("upgraded.db", DB_V123).pathname));
+    assert.deepEqual(
+      columnsDump(path),
+      JSON.parse(read(new URL("upgraded.columns.json", DB_V123))),
+    );
+    // Opening it again as v1.23 changes nothing (the migration is idempotent).
+    Store.open(path, { release: "1.23" }).close();
+    assert.deepEqual(tableSql(path), tableSql(new URL("upgraded.db", DB_V123).pathname));
+    assert.deepEqual(
+      columnsDump(path),
+      JSON.parse(read(new URL("upgraded.columns.json", DB_V123))),
+    );
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("a v1.10 file opened as v1.10 (asked for or detected) is never migrated: no gorm column", () => {
+  const dir = Deno.makeTempDirSync();
+  try {
+    const path = `${dir}/edgecore.db`;
+    Deno.copyFileSync(new URL("edgecore.db", DB_V110), path);
+    Deno.chmodSync(path, 0o644);
+    const sql = tableSql(path);
+    for (const release of [undefined, "1.10"] as const) {
+      const s = Store.open(path, { release });
+      assert.equal(s.release, "1.10");
+      assert.equal(s.db.shape, "beego");
+      s.close();
+      assert.deepEqual(tableSql(path), sql);
+    }
+  } finally {
+    Deno.removeSync(dir, { recursive: true });
   }
 });

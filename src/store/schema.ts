@@ -12,8 +12,9 @@
  *   defaults `''`/`0` on new rows); rows v1.10 wrote and v1.23 never rewrote hold NULL in the
  *   v1.23 columns.
  *
- * Writes follow the file's shape, whatever release runs: no gorm column is ever added to a
- * beego file, no beego column to a gorm file.
+ * Writes follow the file's shape: run as v1.10, no gorm column is ever added to a beego
+ * file and no beego column to a gorm file; run as v1.23 (asked for, not detected), a beego
+ * file is first migrated as v1.23's AutoMigrate does ({@link migrateBeegoFile}).
  *
  * @module
  */
@@ -194,10 +195,62 @@ export function createTables(
     shape = row !== undefined && /varchar\(32\)/.test(row.sql) ? "beego" : "gorm";
   }
   shape ??= shapeOfRelease(release);
+  if (release === "1.23" && shape === "beego" && tables.has("meta_v2")) {
+    migrateBeegoFile(sqlite);
+    return "migrated";
+  }
   const gorm = shape !== "beego";
   if (!tables.has("meta")) sqlite.exec(gorm ? META_DDL_GORM : META_DDL);
   if (!tables.has("meta_v2")) sqlite.exec(gorm ? META_V2_DDL_GORM : META_V2_DDL);
   return shape;
+}
+
+/**
+ * v1.23's AutoMigrate of the MetaManager's tables on a beego (v1.10-v1.22) file, as a node
+ * upgraded to v1.23 does at its first start (spec/v1.23.md §5.4; statement log
+ * `upgrade.sql.log` of the oracle): `meta` rebuilt with gorm's column definitions (`type`
+ * becomes `text`; the key keeps its definition), `meta_v2` given `group_version_resource`
+ * and `resource_version` and rebuilt with `namespace` and `name` as `text`; the v1.10
+ * columns stay with their data, and the v1.23 columns of the existing rows are NULL. The
+ * statements are gorm's (create `<t>__temp`, copy, drop, rename; `ADD` for the last column),
+ * so SQLite leaves the same `sqlite_master` text as on a real node; they run in one
+ * transaction (gorm: one per rebuild), so a failed migration leaves the file as it was.
+ * The device tables belong to DeviceTwin, which this program does not run: left alone.
+ */
+export function migrateBeegoFile(sqlite: DatabaseSync): void {
+  const metaSql = (sqlite.prepare(
+    "SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'meta'",
+  ).get() as { sql: string } | undefined)?.sql;
+  const v2Old = ["key", "groupversionresource", "namespace", "name", "resourceversion", "value"];
+  const v2All = [...v2Old, GORM_COLUMNS.gvr];
+  const cols = (c: string[]) => c.map(q).join(",");
+  const statements = [
+    // gorm alters `meta` only where a column's definition differs (beego's `type varchar(32)`)
+    ...(metaSql !== undefined && /`type` varchar\(32\)/.test(metaSql)
+      ? [
+        "CREATE TABLE `meta__temp`  (`key` varchar(256) NOT NULL PRIMARY KEY,`type` text,`value` text)",
+        "INSERT INTO `meta__temp`(`key`,`type`,`value`) SELECT `key`,`type`,`value` FROM `meta`",
+        "DROP TABLE `meta`",
+        "ALTER TABLE `meta__temp` RENAME TO `meta`",
+      ]
+      : []),
+    `ALTER TABLE \`meta_v2\` ADD ${q(GORM_COLUMNS.gvr)} text`,
+    "CREATE TABLE `meta_v2__temp`  (`key` varchar(256) NOT NULL PRIMARY KEY," +
+    "`groupversionresource` varchar(256) NOT NULL DEFAULT '',`namespace` text,`name` text," +
+    "`resourceversion` bigint unsigned NOT NULL DEFAULT 0,`value` text,`group_version_resource` text)",
+    `INSERT INTO \`meta_v2__temp\`(${cols(v2All)}) SELECT ${cols(v2All)} FROM \`meta_v2\``,
+    "DROP TABLE `meta_v2`",
+    "ALTER TABLE `meta_v2__temp` RENAME TO `meta_v2`",
+    `ALTER TABLE \`meta_v2\` ADD ${q(GORM_COLUMNS.rv)} integer`,
+  ];
+  sqlite.exec("BEGIN IMMEDIATE");
+  try {
+    for (const sql of statements) sqlite.exec(sql);
+    sqlite.exec("COMMIT");
+  } catch (e) {
+    sqlite.exec("ROLLBACK");
+    throw e;
+  }
 }
 
 /** SQL of the statements on `meta_v2` for one shape. */
