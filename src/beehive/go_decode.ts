@@ -387,3 +387,54 @@ export function goTrimSpace(s: string): string {
   while (b > a && isGoSpace(s.charCodeAt(b - 1))) b--;
   return s.slice(a, b);
 }
+
+const UTF8_STRICT = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true });
+
+/**
+ * Bytes to text as Go reads them (`utf8.DecodeRune`, which `encoding/json` uses on
+ * strings): every byte that does not begin a valid UTF-8 sequence becomes one U+FFFD
+ * (`E2 82` is two, `F0 9F 98` three), where the WHATWG decoder (`TextDecoder`) turns a
+ * truncated sequence into one. A byte-order mark is kept as text.
+ */
+export function decodeUtf8Go(bytes: Uint8Array): string {
+  try {
+    return UTF8_STRICT.decode(bytes);
+  } catch {
+    // not valid UTF-8: the byte-wise path below
+  }
+  let out = "";
+  let run = 0;
+  const flush = (end: number) => {
+    if (end > run) out += UTF8_STRICT.decode(bytes.subarray(run, end));
+  };
+  for (let i = 0; i < bytes.length;) {
+    const n = validSequenceLength(bytes, i);
+    if (n > 0) {
+      i += n;
+      continue;
+    }
+    flush(i);
+    out += "\ufffd";
+    run = ++i;
+  }
+  flush(bytes.length);
+  return out;
+}
+
+/** Length of the valid UTF-8 sequence (RFC 3629) starting at `i`, or 0. */
+function validSequenceLength(b: Uint8Array, i: number): number {
+  const c = b[i];
+  if (c < 0x80) return 1;
+  const cont = (k: number, lo = 0x80, hi = 0xbf) =>
+    i + k < b.length && b[i + k] >= lo && b[i + k] <= hi;
+  if (c >= 0xc2 && c <= 0xdf) return cont(1) ? 2 : 0;
+  if (c >= 0xe0 && c <= 0xef) {
+    const lo = c === 0xe0 ? 0xa0 : 0x80, hi = c === 0xed ? 0x9f : 0xbf;
+    return cont(1, lo, hi) && cont(2) ? 3 : 0;
+  }
+  if (c >= 0xf0 && c <= 0xf4) {
+    const lo = c === 0xf0 ? 0x90 : 0x80, hi = c === 0xf4 ? 0x8f : 0xbf;
+    return cont(1, lo, hi) && cont(2) && cont(3) ? 4 : 0;
+  }
+  return 0;
+}

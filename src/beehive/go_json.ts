@@ -63,6 +63,31 @@ const BIG_EXPONENT = /(?:^|[:,[])\s*-?\d[\d.]*[eE][+-]?\d{3}/;
  */
 const NEEDS_EXACT = /(?:^|[:,[])\s*(?:-?\d{16}|-0(?![.\deE])|-?\d[\d.]*[eE][+-]?\d{3})/;
 
+/** A `\u` escape of a surrogate code unit, in JSON text. */
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/;
+/** Every escape in the text: a surrogate pair, a lone surrogate, or any other escape. */
+const ESCAPE =
+  /\\(?:u([dD][89abAB][0-9a-fA-F]{2})(?:\\u([dD][c-fC-F][0-9a-fA-F]{2}))?|u[dD][c-fC-F][0-9a-fA-F]{2}|[^])/g;
+
+/**
+ * JSON text with every unpaired surrogate escape (`\ud800`, `\udc00`) replaced by
+ * `\ufffd`, as Go's decoder unquotes it (JSON.parse keeps a lone surrogate, which
+ * JSON.stringify then writes as an escape where Go writes U+FFFD); keys included.
+ * Text without surrogate escapes is returned as it is.
+ */
+export function goSurrogates(text: string): string {
+  if (!SURROGATE_ESCAPE.test(text)) return text;
+  return text.replace(ESCAPE, (m, high?: string, low?: string) => {
+    if (m.length === 2) return m; // an escape other than \u, or \u of a non-surrogate
+    return high !== undefined && low !== undefined ? m : "\\ufffd";
+  });
+}
+
+/** `JSON.parse` of JSON text as Go decodes its strings (see {@link goSurrogates}). */
+export function parseJsonGoStrings(text: string): unknown {
+  return JSON.parse(goSurrogates(text));
+}
+
 /**
  * Parses JSON the way Kubernetes' unstructured decoder does: integer literals that fit
  * in int64 keep every digit (as {@link RawNumber} when a JS number would round them),
@@ -70,6 +95,7 @@ const NEEDS_EXACT = /(?:^|[:,[])\s*(?:-?\d{16}|-0(?![.\deE])|-?\d[\d.]*[eE][+-]?
  * in Go (JSON.parse alone gives Infinity).
  */
 export function parseJsonExact(text: string): unknown {
+  text = goSurrogates(text);
   if (!hasLongInteger(text)) return JSON.parse(text);
   return JSON.parse(
     text,
@@ -96,6 +122,7 @@ export function parseJsonExact(text: string): unknown {
  * @throws {SyntaxError} for invalid JSON or a number out of range
  */
 export function parseJsonFloat64(text: string): unknown {
+  text = goSurrogates(text);
   const value = JSON.parse(text);
   if (!BIG_EXPONENT.test(text) && !LONG_INTEGER.test(text)) return value;
   return JSON.parse(text, (_key, v, context?: { source?: string }) => {

@@ -12,6 +12,7 @@ import {
   goString,
   hasLongInteger,
   parseJsonExact,
+  parseJsonGoStrings,
 } from "./go_json.ts";
 
 /** Message header (wire keys: msg_id, parent_msg_id, timestamp, resourceversion, sync, type). */
@@ -55,7 +56,7 @@ export class Content {
    */
   static fromWire(text: string, parsed?: unknown): Content {
     const first = text.charCodeAt(0);
-    if (first === 0x22 /* " */) return Content.of(parsed ?? JSON.parse(text) as string);
+    if (first === 0x22 /* " */) return Content.of(parsed ?? parseJsonGoStrings(text) as string);
     if (first === 0x6e /* n */) return Content.NULL;
     const c = new Content(text, true);
     if (parsed !== undefined) {
@@ -82,7 +83,7 @@ export class Content {
   /** The content parsed as JSON (cached). */
   value(): unknown {
     if (!this.#parsed) {
-      this.#value = JSON.parse(this.json);
+      this.#value = parseJsonGoStrings(this.json);
       this.#parsed = true;
     }
     return this.#value;

@@ -22,6 +22,7 @@ import {
   type NumberMode,
   skipGoWs,
 } from "./go_decode.ts";
+import { parseJsonGoStrings } from "./go_json.ts";
 import { Content, emptyHeader, emptyRoute, type Message } from "./message.ts";
 
 /** A line or frame that is not a valid message; `field` names the offending part. */
@@ -327,7 +328,7 @@ function decodeFast(trimmed: string, i: number, numbers: NumberMode): Message | 
       if (numbers === "float64" && FRAME_NEEDS_GO_DECODER.test(slice)) return undefined;
       let value: unknown;
       try {
-        value = JSON.parse(slice);
+        value = parseJsonGoStrings(slice); // unpaired surrogate escapes as Go: U+FFFD
       } catch {
         return undefined;
       }

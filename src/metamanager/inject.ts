@@ -78,7 +78,12 @@ function objectsOf(content: Content): { objects: unknown[]; list: boolean } {
   } catch {
     return { objects: [], list: false };
   }
-  if (!isObject(decoded) || typeof decoded.kind !== "string" || decoded.kind === "") {
+  // The unstructured decode needs a kind, taken with the group/version of an apiVersion
+  // that parses (a list's own apiVersion too: `apps/v1/x` fails the decode, no events).
+  if (
+    !isObject(decoded) || typeof decoded.kind !== "string" || decoded.kind === "" ||
+    !isStorable(decoded)
+  ) {
     return { objects: [], list: false };
   }
   return Array.isArray(decoded.items)
@@ -130,7 +135,8 @@ export function inject(
       throw new MalformedListItem(i, "has neither apiVersion nor kind");
     }
     const row = rowForObject(obj, list ? undefined : msg.content.goJsonOf(obj));
-    if (typeof row.resourceversion === "bigint" && row.resourceversion < 0n) {
+    // Only the write binds the resourceVersion (DeleteObj deletes by key alone).
+    if (type !== "DELETED" && typeof row.resourceversion === "bigint" && row.resourceversion < 0n) {
       throw new UnstorableResourceVersion(i, resourceVersionOf(obj));
     }
     if (type === "DELETED") metaV2.deleteByKey(row.key);

@@ -6,7 +6,7 @@
  */
 
 import type { Message } from "../beehive/message.ts";
-import { goTrimSpace } from "../beehive/go_decode.ts";
+import { decodeUtf8Go, goTrimSpace } from "../beehive/go_decode.ts";
 import { parseMessage, type Transport, WireError } from "../beehive/wire.ts";
 
 /** One journal line: a message, or why it is not one. */
@@ -26,8 +26,6 @@ export async function* readLines(
   stream: ReadableStream<Uint8Array>,
   maxBytes = MAX_LINE_BYTES,
 ): AsyncGenerator<{ line: number; text: string; tooLong?: number }> {
-  // A byte-order mark is input like any other (Go does not skip it: the line is invalid).
-  const decoder = new TextDecoder("utf-8", { ignoreBOM: true });
   let parts: Uint8Array[] = [];
   let size = 0;
   let skipping = false;
@@ -41,7 +39,9 @@ export async function* readLines(
       bytes.set(p, at);
       at += p.length;
     }
-    let text = decoder.decode(bytes);
+    // Go's decoding: a byte-order mark is input like any other (the line is invalid), each
+    // byte that is not UTF-8 one U+FFFD.
+    let text = decodeUtf8Go(bytes);
     if (text.endsWith("\r")) text = text.slice(0, -1);
     return { line, text };
   };
