@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { MessageBus } from "../src/beehive/bus.ts";
+import { MessageBus, SYNC_ERRORS_V1_10, SYNC_ERRORS_V1_23 } from "../src/beehive/bus.ts";
 import {
   buildRouter,
   Content,
@@ -416,4 +416,24 @@ Deno.test("hasWaiter is true only while a sync request waits", async () => {
   bus.sendResp(reply);
   assert.equal((await pending).header.msgId, "rep-1");
   assert.equal(bus.hasWaiter("req-1"), false);
+});
+
+Deno.test("sendSync failures in v1.23.1's words quote the request's id (v1.10's do not)", async () => {
+  const bus = new MessageBus({ syncErrors: SYNC_ERRORS_V1_23, capacity: 1, maxBlockedSends: 1 });
+  bus.addModule("websocket", "hub");
+  await assert.rejects(bus.sendSync("websocket", msg("q1"), 30), {
+    message: "timeout to get response for message q1",
+  });
+  // The queue holds q1; q2 waits for room until the deadline.
+  await assert.rejects(bus.sendSync("websocket", msg("q2"), 30), {
+    message: "timeout to send message q2",
+  });
+  const v110 = new MessageBus({ syncErrors: SYNC_ERRORS_V1_10, capacity: 1 });
+  v110.addModule("websocket", "hub");
+  await assert.rejects(v110.sendSync("websocket", msg("q1"), 30), {
+    message: "timeout to get response",
+  });
+  await assert.rejects(v110.sendSync("websocket", msg("q2"), 30), {
+    message: "timeout to send message",
+  });
 });

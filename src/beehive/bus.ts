@@ -29,7 +29,32 @@ export interface MessageBusOptions {
   maxBlockedSends?: number;
   /** Where drops and warnings are logged (default: nowhere). */
   logger?: Logger;
+  /** beehive's SendSync failure texts of the KubeEdge release (default v1.10's). */
+  syncErrors?: SyncErrorTexts;
 }
+
+/** The texts of beehive's SendSync failures, which differ between KubeEdge releases. */
+export interface SyncErrorTexts {
+  /** The request could not be enqueued before the deadline. */
+  sendTimeout(requestId: string): string;
+  /** No reply came before the deadline. */
+  responseTimeout(requestId: string): string;
+}
+
+/** beehive at v1.10 (commit 9a7e140, `context_channel.go: SendSync`): no id quoted. */
+export const SYNC_ERRORS_V1_10: SyncErrorTexts = {
+  sendTimeout: () => "timeout to send message",
+  responseTimeout: () => "timeout to get response",
+};
+
+/**
+ * beehive at v1.23.1 (`staging/.../beehive/pkg/core/channel/context_channel.go: SendSync`,
+ * spec/v1.23.md §6): the request's id is quoted, `timeout to get response for message <id>`.
+ */
+export const SYNC_ERRORS_V1_23: SyncErrorTexts = {
+  sendTimeout: (id) => `timeout to send message ${id}`,
+  responseTimeout: (id) => `timeout to get response for message ${id}`,
+};
 
 /** The state of one module queue, as reported by {@link MessageBus.stats}. */
 export interface QueueStats {
@@ -137,6 +162,7 @@ export class MessageBus {
   readonly #capacity: number;
   readonly #maxBlocked: number;
   readonly #log: Logger;
+  readonly #syncErrors: SyncErrorTexts;
   /** Drops are logged at most once per 10 s per module, with their count. */
   readonly #dropWarnings: WarnLimiter;
   readonly #queues = new Map<string, ModuleQueue>();
@@ -168,6 +194,7 @@ export class MessageBus {
       0,
     );
     this.#log = options.logger ?? silentLogger;
+    this.#syncErrors = options.syncErrors ?? SYNC_ERRORS_V1_10;
     this.#dropWarnings = new WarnLimiter(this.#log);
   }
 
@@ -348,7 +375,7 @@ export class MessageBus {
    * @throws {Error} `bad request module name(<module>)` at once for an unknown module (or
    * one removed before the request was enqueued); `timeout to send message` when the
    * request could not be enqueued before the deadline; `timeout to get response` when no
-   * reply came in time; a sentence naming the id when a sync request with the same id is
+   * reply came in time (both in the release's words, {@link MessageBusOptions.syncErrors}); a sentence naming the id when a sync request with the same id is
    * already waiting
    */
   async sendSync(module: string, msg: Message, timeoutMs: number): Promise<Message> {
@@ -362,9 +389,9 @@ export class MessageBus {
     try {
       const result = await this.#enqueue(q, request, deadline);
       if (result === "removed") throw new Error(`bad request module name(${module})`);
-      if (result !== "enqueued") throw new Error("timeout to send message");
+      if (result !== "enqueued") throw new Error(this.#syncErrors.sendTimeout(id));
       if (!await this.#awaitReplies(waiter, deadline)) {
-        throw new Error("timeout to get response");
+        throw new Error(this.#syncErrors.responseTimeout(id));
       }
       return waiter.replies[0];
     } finally {

@@ -26,6 +26,7 @@ import { alwaysRemote, parseResource, requireRemoteQuery } from "./resource.ts";
 import { podStatusMessages, podStatusSync } from "./pod_status_sync.ts";
 import { META_MANAGER_MODULE_V1_23, ProcessV123 } from "./process_v1_23.ts";
 import type { KubeEdgeRelease } from "../store/schema.ts";
+import { SYNC_ERRORS_V1_10, SYNC_ERRORS_V1_23, type SyncErrorTexts } from "../beehive/bus.ts";
 
 /**
  * Operation of an internal message carrying an object the MetaServer read from the cloud
@@ -39,6 +40,15 @@ export const META_MANAGER_MODULE = "metaManager";
 export const META_MANAGER_MODULE_OF: Readonly<Record<KubeEdgeRelease, string>> = {
   "1.10": META_MANAGER_MODULE,
   "1.23": META_MANAGER_MODULE_V1_23,
+};
+/**
+ * beehive's SendSync failure texts in each release (v1.23 quotes the request's id,
+ * spec/v1.23.md §6): what the MetaManager's remote requests and the MetaServer's cloud
+ * applications report when the cloud does not answer.
+ */
+export const SYNC_ERRORS_OF: Readonly<Record<KubeEdgeRelease, SyncErrorTexts>> = {
+  "1.10": SYNC_ERRORS_V1_10,
+  "1.23": SYNC_ERRORS_V1_23,
 };
 /** Group of the MetaManager. */
 export const META_GROUP = "meta";

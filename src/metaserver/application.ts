@@ -248,7 +248,11 @@ export class ApplicationAgent {
     try {
       resp = await o.bus.sendSync(o.cloudModule, msg, timeout);
     } catch (e) {
-      const reason = `failed to SendSync, ${e instanceof Error ? e.message : String(e)}`;
+      // Upstream's words (both releases, `agent.go: doApply`); the bus error is the
+      // release's (v1.23: `timeout to get response for message <id>`).
+      const reason = `failed to access cloud Application center: ${
+        e instanceof Error ? e.message : String(e)
+      }`;
       o.logger?.warn("application not answered", { key: app.Key, verb: app.Verb, error: reason });
       if (read && o.failFastOffline) {
         this.#readsLocalUntil = performance.now() + (o.readBackoffMs ?? READ_BACKOFF_MS);

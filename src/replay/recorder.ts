@@ -9,6 +9,7 @@ import { goString } from "../beehive/go_json.ts";
 import { type Message, toWire, withHeader } from "../beehive/message.ts";
 import type { Transport } from "../beehive/wire.ts";
 import type { Bus, Delivery } from "../metamanager/outbox.ts";
+import { SYNC_ERRORS_OF } from "../metamanager/process.ts";
 import { type StandInAnswers, standInReply, type VirtualClock } from "./stand_ins.ts";
 import type { KubeEdgeRelease } from "../store/schema.ts";
 
@@ -68,18 +69,6 @@ export function deliveryEventLines(
 function groupMembers(group: string): readonly string[] {
   return EDGECORE_GROUPS[group] ?? [];
 }
-
-/** Error text of a sync request nobody answers (v1.10's beehive). */
-export const TIMEOUT_ERROR = "timeout to get response";
-
-/**
- * beehive's SendSync timeout text in each release: v1.23 quotes the request's id
- * (`context_channel.go`, spec/v1.23.md §6).
- */
-export const TIMEOUT_ERROR_OF: Readonly<Record<KubeEdgeRelease, (request: Message) => string>> = {
-  "1.10": () => TIMEOUT_ERROR,
-  "1.23": (request) => `timeout to get response for message ${request.header.msgId}`,
-};
 
 /** A {@link Bus} that writes event lines for the journal line being processed. */
 export class EventRecorder implements Bus {
@@ -149,7 +138,7 @@ export class EventRecorder implements Bus {
     const head = `"via":"sync","to":${goString(module)},"message":${toWire(sent)}`;
     if (reply === undefined) {
       this.clock.advance(timeoutMs);
-      const text = TIMEOUT_ERROR_OF[this.release](sent);
+      const text = SYNC_ERRORS_OF[this.release].responseTimeout(sent.header.msgId);
       this.#emit(`${head},"error":${goString(text)}`);
       return Promise.reject(new Error(text));
     }

@@ -21,6 +21,7 @@ import {
   MetaManager,
   metaServerStoreMessage,
   podStatusSyncTrigger,
+  SYNC_ERRORS_OF,
 } from "../metamanager/process.ts";
 import { deliveryEventLines } from "../replay/recorder.ts";
 import { podStatusSync } from "../metamanager/pod_status_sync.ts";
@@ -107,7 +108,8 @@ export class EdgeMetaService {
   ) {
     this.#id = identity;
     const mmc = config.modules.metaManager;
-    this.bus = new MessageBus({ logger });
+    // beehive's SendSync texts are the release's (v1.23 quotes the request id).
+    this.bus = new MessageBus({ logger, syncErrors: SYNC_ERRORS_OF[store.release] });
     // The MetaManager's module name is the release's (v1.23: `metamanager`).
     this.#module = META_MANAGER_MODULE_OF[store.release];
     this.bus.addModule(this.#module, META_GROUP);
