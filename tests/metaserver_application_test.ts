@@ -11,6 +11,8 @@ import { MessageBus } from "../src/beehive/bus.ts";
 import { Content, type Message, newMessage, systemIdentity } from "../src/beehive/message.ts";
 import { Store } from "../src/store/store.ts";
 import { rowForObject } from "../src/store/meta_v2.ts";
+import { inject } from "../src/metamanager/inject.ts";
+import { metaServerStoreMessage } from "../src/metamanager/process.ts";
 import { createMetaServerHandler } from "../src/metaserver/handler.ts";
 import { WatchHub } from "../src/metaserver/watch.ts";
 import {
@@ -93,12 +95,16 @@ function harness(agent: ApplicationAgent | undefined, writes = true) {
   }));
   const hub = new WatchHub({ rows: store.metaV2.all() });
   const stored: Json[] = [];
+  const texts: string[] = [];
   const handler = createMetaServerHandler({
     store: store.metaV2,
     hub,
     cloud: agent,
     writes,
-    onCloudObject: (o) => stored.push(o),
+    onCloudObject: (o, text) => {
+      stored.push(o);
+      texts.push(text);
+    },
   });
   const request = async (method: string, path: string, body?: unknown, type?: string) => {
     const res = await handler(
@@ -118,6 +124,7 @@ function harness(agent: ApplicationAgent | undefined, writes = true) {
   return {
     request,
     stored,
+    texts,
     close: () => {
       hub.close();
       store.close();
@@ -301,6 +308,34 @@ Deno.test("application: GET and LIST ask the cloud first, a GET's object is stor
     const opt = JSON.parse(unb64(cloud.seen[1].app.Option));
     assert.deepEqual([cloud.seen[1].app.Verb, opt.labelSelector], ["list", "a=b"]);
   } finally {
+    h.close();
+    cloud.close();
+  }
+});
+
+Deno.test("application: a GET's object is stored as upstream's unstructured decode reads the cloud's text", async () => {
+  const cloud = new Cloud();
+  const h = harness(cloud.agent());
+  const store = Store.open(":memory:");
+  try {
+    // 2^53+1 and a lone surrogate: JSON.parse would round the one and keep the other
+    const body = '{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"big",' +
+      '"namespace":"default","resourceVersion":"9"},"data":{"s":"\\ud800"},"n":9007199254740993}';
+    cloud.answer = () => ({ Status: "Approved", RespBody: b64(body) });
+    const got = await h.request("GET", "/api/v1/namespaces/default/configmaps/big");
+    assert.equal(got.status, 200);
+    assert.deepEqual(h.texts, [body], "the cloud's text goes to the store");
+    const msg = metaServerStoreMessage(h.stored[0], systemIdentity, h.texts[0]);
+    inject({ ...msg, route: { ...msg.route, operation: "update" } }, store.metaV2);
+    const [row] = store.metaV2.all();
+    assert.equal(row.key, "/core/v1/configmaps/default/big");
+    assert.equal(
+      row.value,
+      '{"apiVersion":"v1","data":{"s":"\ufffd"},"kind":"ConfigMap","metadata":{"name":"big",' +
+        '"namespace":"default","resourceVersion":"9"},"n":9007199254740993}\n',
+    );
+  } finally {
+    store.close();
     h.close();
     cloud.close();
   }

@@ -82,8 +82,15 @@ export function podStatusSyncTrigger(id: Identity): Message {
   return m;
 }
 
+/** JSON white space at either end of a text. */
+const JSON_WS_ENDS = /^[ \t\n\r]+|[ \t\n\r]+$/g;
+
 /** The internal message storing an object the MetaServer read from the cloud. */
-export function metaServerStoreMessage(object: Record<string, unknown>, id: Identity): Message {
+export function metaServerStoreMessage(
+  object: Record<string, unknown>,
+  id: Identity,
+  text?: string,
+): Message {
   const m = newMessage("", id);
   const meta = (object.metadata ?? {}) as { namespace?: unknown; name?: unknown };
   const ns = typeof meta.namespace === "string" && meta.namespace !== "" ? meta.namespace : "null";
@@ -95,7 +102,9 @@ export function metaServerStoreMessage(object: Record<string, unknown>, id: Iden
     resource: `${ns}/${String(object.kind).toLowerCase()}/${name}`,
     operation: METASERVER_STORE_OPERATION,
   };
-  m.content = Content.fromWire(JSON.stringify(object), object);
+  // The cloud's own text when given (its integers beyond 2^53 exact, as upstream's
+  // unstructured decode keeps them), else the object's.
+  m.content = Content.fromWire(text?.replace(JSON_WS_ENDS, "") ?? JSON.stringify(object), object);
   return m;
 }
 

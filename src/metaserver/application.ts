@@ -17,6 +17,7 @@ import { createHash } from "node:crypto";
 import type { MessageBus } from "../beehive/bus.ts";
 import { Content, type Identity, type Message, newMessage } from "../beehive/message.ts";
 import type { Logger } from "../logger.ts";
+import { parseJsonFloat64 } from "../beehive/go_json.ts";
 import { type Status, status as makeStatus } from "./status.ts";
 
 /** The verbs of an application. */
@@ -269,7 +270,8 @@ export function readAnswer(resp: Message): ApplicationResult {
   let answer: Partial<ApplicationWire>;
   try {
     const v = resp.content.value();
-    answer = (typeof v === "string" ? JSON.parse(v) : v) as Partial<ApplicationWire>;
+    // the answer's text as Go's json.Unmarshal reads it
+    answer = (typeof v === "string" ? parseJsonFloat64(v) : v) as Partial<ApplicationWire>;
     if (answer === null || typeof answer !== "object") throw new Error("not an object");
   } catch (e) {
     return { ok: false, why: "failed", reason: `failed to read the application answer: ${e}` };
@@ -295,7 +297,7 @@ export function readAnswer(resp: Message): ApplicationResult {
 function parseOrUndefined(text: string): unknown {
   if (!text.startsWith("{")) return undefined;
   try {
-    return JSON.parse(text);
+    return parseJsonFloat64(text);
   } catch {
     return undefined;
   }

@@ -20,6 +20,7 @@
  */
 
 import type { Logger } from "../logger.ts";
+import { parseJsonFloat64 } from "../beehive/go_json.ts";
 import type { MetaV2Dao } from "../store/meta_v2.ts";
 import { loadYaml } from "../yaml.ts";
 import { discoveryDocument } from "./discovery.ts";
@@ -86,9 +87,11 @@ export interface MetaServerOptions {
   /** Largest request body of a write (default 16 MiB). */
   maxBodyBytes?: number;
   /**
-   * Stores an object a GET read from the cloud (through the MetaManager's single writer).
+   * Stores an object a GET read from the cloud (through the MetaManager's single writer);
+   * `text` is the cloud's JSON text of it, which the store decodes as upstream does (the
+   * unstructured decoder: integers kept exactly).
    */
-  onCloudObject?: (object: Record<string, unknown>) => void;
+  onCloudObject?: (object: Record<string, unknown>, text: string) => void;
 }
 
 /** Verbs forwarded to the cloud as applications. */
@@ -359,7 +362,7 @@ export function createMetaServerHandler(
     if (!r.ok) return statusResponse(failureStatus(r), req);
     let obj: unknown;
     try {
-      obj = JSON.parse(r.text);
+      obj = parseJsonFloat64(r.text); // as Go's json.Unmarshal of RespBody
     } catch {
       return statusResponse(internalError("the cloud's answer is not JSON"), req);
     }
@@ -386,14 +389,14 @@ export function createMetaServerHandler(
     if (!r.ok) return undefined;
     let doc: Record<string, unknown>;
     try {
-      const v = JSON.parse(r.text);
+      const v = parseJsonFloat64(r.text); // as Go's json.Unmarshal of RespBody
       if (v === null || typeof v !== "object" || Array.isArray(v)) return undefined;
-      doc = v;
+      doc = v as Record<string, unknown>;
     } catch {
       return undefined;
     }
     if (verb === "get") {
-      if (typeof doc.kind === "string" && doc.kind !== "") options.onCloudObject?.(doc);
+      if (typeof doc.kind === "string" && doc.kind !== "") options.onCloudObject?.(doc, r.text);
       if (rep.type === "table" && tables) {
         return respond(encodeDocument(tables.toTable([doc], t.resource, rep), { type: "json" }));
       }

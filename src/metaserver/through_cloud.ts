@@ -8,7 +8,7 @@
  * @module
  */
 
-import { GROUP_CORE, NULL_SEGMENT } from "../store/meta_v2.ts";
+import { keyForRequest } from "../store/key.ts";
 import type { ApplicationRequest, ApplicationResult, ApplicationVerb } from "./application.ts";
 import { toBytes } from "./application.ts";
 import type { RequestInfo } from "./request_info.ts";
@@ -25,9 +25,7 @@ export const PATCH_TYPES: readonly string[] = [
 
 /** The storage key of a request (KubeEdge's KeyFuncReq): `/<group>/<version>/<resource>/<ns>/<name>`. */
 export function requestKey(resource: ResourceInfo, namespace: string, name: string): string {
-  return `/${resource.group || GROUP_CORE}/${resource.version}/${resource.resource}/${
-    namespace || NULL_SEGMENT
-  }/${name || NULL_SEGMENT}`;
+  return keyForRequest(resource.group, resource.version, resource.resource, namespace, name);
 }
 
 function setIf(out: Record<string, unknown>, query: URLSearchParams, name: string): void {

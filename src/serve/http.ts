@@ -63,7 +63,7 @@ export function createHandler(
       cloud: svc.applications,
       writes: svc.config.edgecoreMeta.metaServer.writes,
       maxBodyBytes: svc.config.edgecoreMeta.maxMessageBytes,
-      onCloudObject: (o) => svc.storeCloudObject(o),
+      onCloudObject: (o, text) => svc.storeCloudObject(o, text),
     })
     : undefined;
   return async (req: Request, ctx: RequestContext): Promise<Response> => {

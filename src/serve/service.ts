@@ -161,8 +161,8 @@ export class EdgeMetaService {
   }
 
   /** Stores an object the MetaServer read from the cloud, through the MetaManager loop. */
-  storeCloudObject(object: Record<string, unknown>): void {
-    this.#enqueue(metaServerStoreMessage(object, this.#id));
+  storeCloudObject(object: Record<string, unknown>, text: string): void {
+    this.#enqueue(metaServerStoreMessage(object, this.#id, text));
   }
 
   /**

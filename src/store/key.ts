@@ -126,6 +126,23 @@ export function keyFor(
   }/${name}`;
 }
 
+/**
+ * KeyFuncReq: the storage key of a MetaServer request from its group, version, resource,
+ * namespace and name (`core` for the empty group, `null` for an empty namespace and, unlike
+ * {@link keyFor}, for an empty name too).
+ */
+export function keyForRequest(
+  group: string,
+  version: string,
+  resource: string,
+  namespace: string,
+  name: string,
+): string {
+  return `/${group || GROUP_CORE}/${version}/${resource}/${namespace || NULL_SEGMENT}/${
+    name || NULL_SEGMENT
+  }`;
+}
+
 /** A parsed storage key: `/<group>/<version>/<resource>/<namespace>/<name>`. */
 export interface ParsedKey {
   /** `groupversionresource` column value, or "" when the key has none. */
