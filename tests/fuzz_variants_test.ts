@@ -188,6 +188,27 @@ const STRICT: Record<string, (r: Result) => void> = {
     assert.deepEqual(errors(r), [2, 3, 4, 6]);
     assert.deepEqual(metaKeys(r), ["default/pod/a", "default/pod/c", "default/pod/e"]);
   },
+  "v16-nesting-limit-in-pods": (r) => {
+    assert.deepEqual(errors(r), [2, 4], "10,001 levels with the message: invalid from both");
+    assert.deepEqual(metaKeys(r), ["default/pod/c9998", "default/pod/e9998"]);
+    assert.deepEqual(v2Keys(r), ["/core/v1/pods/default/c9998", "/core/v1/pods/default/e9998"]);
+  },
+  "v17-sync-status-decoding": (r) => {
+    const sync = r.events.filter((e) => e.in === 8);
+    assert.equal(sync.length, 1);
+    assert.ok(
+      r.text.includes(
+        '"content":[{"h":"\\u003c\\u0026\\u003e","n":12345678901234567000,"s":"\ufffd","z":-0},' +
+          '{"phase":"x"}]',
+      ),
+      "Go's marshal of the decoded statuses",
+    );
+    assert.deepEqual(metaKeys(r).filter((k) => k.includes("podstatus")), [
+      "default/podstatus",
+      "default/podstatus/a",
+      "default/podstatus/c",
+    ], "orphans deleted, the unparsable one kept");
+  },
   "v15-dump-rv-extremes": (r) => {
     assert.match(r.dumpText, /"resourceversion": 9223372036854775807,/);
     assert.match(r.dumpText, /"resourceversion": 9007199254740993,/);
@@ -206,7 +227,7 @@ const NAMES = [...Deno.readDirSync(DIR)].map((e) => e.name)
   .map((n) => n.slice(0, -".ndjson".length)).sort();
 
 Deno.test("every variant has its outputs and its asserted facts", () => {
-  assert.equal(NAMES.length, 15);
+  assert.equal(NAMES.length, 17);
   assert.deepEqual(Object.keys(STRICT).sort(), NAMES);
 });
 
