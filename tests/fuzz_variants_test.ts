@@ -33,8 +33,20 @@ interface Result {
   dumpText: string;
 }
 
+/** A variant's own cloud answers (NAME.cloud.json), else the journals' fixture. */
+function cloudOf(name: string): URL {
+  const own = new URL(`${name}.cloud.json`, DIR);
+  try {
+    Deno.statSync(own);
+    return own;
+  } catch {
+    return CLOUD;
+  }
+}
+
 async function run(name: string, mode: CompatMode): Promise<Result> {
   const store = Store.open(":memory:");
+  const cloud = cloudOf(name);
   const lines: string[] = [];
   try {
     await replay({
@@ -42,7 +54,7 @@ async function run(name: string, mode: CompatMode): Promise<Result> {
       store,
       mode,
       answers: {
-        cloud: parseAnswers(Deno.readTextFileSync(CLOUD), CLOUD.pathname),
+        cloud: parseAnswers(Deno.readTextFileSync(cloud), cloud.pathname),
         edged: new Map(),
       },
       write: (line) => lines.push(line),
@@ -209,6 +221,34 @@ const STRICT: Record<string, (r: Result) => void> = {
       "default/podstatus/c",
     ], "orphans deleted, the unparsable one kept");
   },
+  "v18-remote-answers-decoded": (r) => {
+    const n = r.dump.meta.find((row) => row.key === "default/configmap/n")!;
+    assert.ok(
+      n.value.startsWith(
+        '{"apiVersion":"v1","data":{"a":-0,"b":1000,"c":"\ufffd\\u2028","d":1e-7,"e":1e+21,' +
+          '"f":1.2345678901234568e+29}',
+      ),
+      n.value,
+    );
+    const s = r.dump.meta.find((row) => row.key === "default/secret/s")!;
+    assert.match(s.value, /^\{"a":null,"apiVersion":"v1",/, "the later null wins");
+    assert.equal(
+      r.dump.meta.find((row) => row.key === "default/configmap/str")!.value,
+      '"\u{1F600} \\u003cb\\u003e"',
+    );
+    assert.deepEqual(opsOf(r, 3), ["sync:query", "resp:response", "group:response"]);
+    assert.deepEqual(r.events.filter((e) => e.in === 4).map((e) => e.error ?? ""), [
+      "timeout to get response",
+      "",
+    ]);
+    assert.deepEqual(opsOf(r, 7), ["send:response"], "cached: answered locally");
+    assert.deepEqual(metaKeys(r), [
+      "default/configmap/deep",
+      "default/configmap/n",
+      "default/configmap/str",
+      "default/secret/s",
+    ]);
+  },
   "v15-dump-rv-extremes": (r) => {
     assert.match(r.dumpText, /"resourceversion": 9223372036854775807,/);
     assert.match(r.dumpText, /"resourceversion": 9007199254740993,/);
@@ -227,7 +267,7 @@ const NAMES = [...Deno.readDirSync(DIR)].map((e) => e.name)
   .map((n) => n.slice(0, -".ndjson".length)).sort();
 
 Deno.test("every variant has its outputs and its asserted facts", () => {
-  assert.equal(NAMES.length, 17);
+  assert.equal(NAMES.length, 18);
   assert.deepEqual(Object.keys(STRICT).sort(), NAMES);
 });
 
