@@ -6,6 +6,7 @@
 
 import { Command, Option } from "@commander-js/extra-typings";
 import { EdgeMetaService } from "../src/serve/service.ts";
+import { ModuleRegistry } from "../src/beehive/module.ts";
 import { createLogger } from "../src/logger.ts";
 import { CommandError } from "../src/errors.ts";
 import { DatabaseError } from "../src/store/db.ts";
@@ -89,59 +90,39 @@ Examples:
           2,
         );
       }
-      let svc: EdgeMetaService | undefined;
-      /** A signal that came during start-up: acted on once serve has started. */
-      let early: Deno.Signal | undefined;
-      const stopped = Promise.withResolvers<void>();
-      let stopping = false;
-      const stop = (signal: Deno.Signal) => {
-        if (svc === undefined) {
-          early ??= signal;
-          return;
-        }
-        const service = svc;
-        // A terminal's Ctrl-C reaches the whole process group (deno task and serve): a
-        // second signal must not cut the first shutdown short.
-        if (stopping) {
-          logger.info("signal ignored, shutdown in progress", {
-            signal,
-            pending: service.shutdownPhase,
-          });
-          return;
-        }
-        stopping = true;
-        logger.info("shutting down", { signal, deadline_s: timeoutSeconds });
-        const deadline = setTimeout(() => {
-          logger.error("shutdown did not finish in time; exiting", {
-            deadline_s: timeoutSeconds,
-            pending: service.shutdownPhase,
-          });
-          Deno.exit(1);
-        }, timeoutSeconds * 1000);
-        // Attached modules may take the whole deadline to finish the closing handshake; one
-        // that never answers is still open when the deadline ends the process (exit 1).
-        service.shutdown({ closeLimitMs: timeoutSeconds * 1000 }).then(
-          stopped.resolve,
-          stopped.reject,
-        ).finally(() => clearTimeout(deadline));
-      };
-      // Installed before start-up: a signal as soon as "serving" is logged (or before) must
-      // still stop serve cleanly, never end the process with the default action.
-      const onInt = () => stop("SIGINT"), onTerm = () => stop("SIGTERM");
-      Deno.addSignalListener("SIGINT", onInt);
-      Deno.addSignalListener("SIGTERM", onTerm);
+      // The registry starts serve's parts in order, stops them in reverse and owns the
+      // signal handling: a terminal's Ctrl-C reaches the whole process group (deno task and
+      // serve), and a second signal is logged and never cuts the first shutdown short. The
+      // listeners are installed before start-up: a signal during it stops serve once started.
+      const deadlineMs = timeoutSeconds * 1000;
+      const registry = new ModuleRegistry({ logger, shutdownTimeoutMs: deadlineMs });
+      const ended = Promise.withResolvers<string[]>();
+      const removeSignalHandlers = registry.installSignalHandlers({ onShutdown: ended.resolve });
       try {
         try {
-          svc = await EdgeMetaService.start({ config, logger, create: opts.create ?? false });
+          // Attached modules may take the whole deadline to finish the closing handshake;
+          // one that never answers is still open when the deadline ends serve (exit 1).
+          await EdgeMetaService.start({
+            config,
+            logger,
+            create: opts.create ?? false,
+            registry,
+            closeLimitMs: deadlineMs,
+          });
         } catch (e) {
           if (e instanceof DatabaseError) throw e;
           throw new CommandError(`Cannot start serve: ${(e as Error).message}`);
         }
-        if (early !== undefined) stop(early);
-        await stopped.promise;
+        const still = await ended.promise;
+        if (still.length > 0) {
+          logger.error("shutdown did not finish in time; exiting", {
+            deadline_s: timeoutSeconds,
+            pending: registry.pending,
+          });
+          Deno.exit(1);
+        }
       } finally {
-        Deno.removeSignalListener("SIGINT", onInt);
-        Deno.removeSignalListener("SIGTERM", onTerm);
+        removeSignalHandlers();
       }
     });
 }

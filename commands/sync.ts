@@ -13,12 +13,14 @@ import { systemIdentity } from "../src/beehive/message.ts";
 import { podStatusMessages, podStatusSync } from "../src/metamanager/pod_status_sync.ts";
 import { deliveryEventLines, EDGECORE_GROUPS } from "../src/replay/recorder.ts";
 import { Store } from "../src/store/store.ts";
+import { databaseFailure } from "../src/store/db.ts";
 import { checkForcedSync } from "../src/metamanager/compat.ts";
 import { META_MANAGER_MODULE_OF } from "../src/metamanager/process.ts";
 import { MetaDao } from "../src/store/meta.ts";
 import { withReadOnlyDatabase } from "../src/inspect/open.ts";
 import { checkTables, listTables } from "../src/inspect/query.ts";
 import { requestServer } from "../src/serve/client.ts";
+import { isRollbackJournalFile } from "../src/serve/database_claim.ts";
 import { commandConfig, type GlobalOptions } from "./global.ts";
 import { writeStdoutSync } from "../src/io/stdout.ts";
 
@@ -90,7 +92,8 @@ Examples:
           "database.dataSource": path,
           "edgecoreMeta.kubeedge": opts.kubeedge,
         });
-        const release = configuredRelease(config) ?? Store.releaseOf(path) ?? "1.10";
+        const release = configuredRelease(config) ??
+          Store.releaseOf(path, { busyTimeoutMs: config.edgecoreMeta.busyTimeoutMs }) ?? "1.10";
         try {
           checkForcedSync(release, config.edgecoreMeta.compat, `sync ${path}`);
         } catch (e) {
@@ -117,9 +120,16 @@ Examples:
             if (!info.isFile) throw new CommandError(`Cannot sync database ${path}: not a file`);
             const lock = acquireWriterLock(path); // one writer: refuses beside a running serve
             try {
-              const store = Store.open(path);
+              // Another process's SQLite lock (a real edgecore): waited for, then reported.
+              // A file KubeEdge left in rollback-journal mode stays in it (no switch to WAL).
+              const store = Store.open(path, {
+                busyTimeoutMs: config.edgecoreMeta.busyTimeoutMs,
+                journalMode: isRollbackJournalFile(path) ? "DELETE" : "WAL",
+              });
               try {
                 return store.transaction(() => podStatusSync(store.meta));
+              } catch (e) {
+                throw databaseFailure(path, "sync database", e);
               } finally {
                 store.close();
               }

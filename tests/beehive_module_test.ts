@@ -1,6 +1,11 @@
 import assert from "node:assert/strict";
 import { MessageBus } from "../src/beehive/bus.ts";
-import { type Module, ModuleRegistry } from "../src/beehive/module.ts";
+import {
+  type Module,
+  ModuleRegistry,
+  servicePart,
+  type ServicePartHooks,
+} from "../src/beehive/module.ts";
 import { buildRouter, type Message, newMessage } from "../src/beehive/message.ts";
 import { createLogger } from "../src/logger.ts";
 
@@ -67,7 +72,7 @@ Deno.test("start gives queues to enabled modules only, all before any module sta
   const test = new LoopModule("testManager", "meta", false);
   for (const m of [meta, edged, hub, test]) reg.register(m);
   reg.setEnabled("websocket", true);
-  reg.start(bus);
+  await reg.start(bus);
   assert.deepEqual(Object.keys(bus.stats().queues).sort(), ["edged", "metaManager", "websocket"]);
   assert.equal(bus.hasModule("testManager"), false);
   assert.deepEqual(bus.groupMembers("meta"), ["metaManager"]);
@@ -94,7 +99,7 @@ Deno.test("shutdown aborts the signal, removes queues and waits for modules", as
   reg.register(a);
   reg.register(b);
   assert.equal(reg.signal === undefined, true);
-  reg.start(bus);
+  await reg.start(bus);
   const signal = reg.signal;
   assert.equal(signal?.aborted, false);
   const first = reg.shutdown(1_000);
@@ -120,7 +125,7 @@ Deno.test("shutdown reports modules that do not stop in time", async () => {
   };
   reg.register(stuck);
   reg.register(new LoopModule("fine", ""));
-  reg.start(bus);
+  await reg.start(bus);
   const started = performance.now();
   assert.deepEqual(await reg.shutdown(30), ["stuck"]);
   assert.ok(performance.now() - started >= 25);
@@ -145,7 +150,7 @@ Deno.test("a module that fails to start is logged and does not block shutdown", 
     enabled: true,
     start: () => Promise.reject(new Error("Failed to load config x.yaml")),
   });
-  reg.start(bus);
+  await reg.start(bus);
   assert.deepEqual(await reg.shutdown(1_000), []);
   const errors = out.filter((l) => / ERROR module failed/.test(l));
   assert.equal(errors.length, 2);
@@ -158,8 +163,8 @@ Deno.test("start and changes after start are refused; shutdown before start is a
   assert.deepEqual(await reg.shutdown(), []);
   reg.register(new LoopModule("a", ""));
   const bus = new MessageBus();
-  reg.start(bus);
-  assert.throws(() => reg.start(bus), {
+  await reg.start(bus);
+  await assert.rejects(reg.start(bus), {
     message: "Failed to start modules: registry already started",
   });
   assert.throws(() => reg.register(new LoopModule("b", "")), {
@@ -179,7 +184,7 @@ Deno.test({
     const reg = new ModuleRegistry();
     const a = new LoopModule("a", "");
     reg.register(a);
-    reg.start(bus);
+    await reg.start(bus);
     const done = Promise.withResolvers<string[]>();
     const remove = reg.installSignalHandlers((still) => done.resolve(still));
     // signal listeners do not keep the event loop alive: a timer does, until the signal
@@ -192,6 +197,162 @@ Deno.test({
       assert.equal(bus.hasModule("a"), false);
     } finally {
       clearTimeout(keepAlive);
+      remove();
+    }
+  },
+});
+
+/** A service part that records its setup, stop and cleanup in `events`. */
+function recordingPart(name: string, events: string[], hooks: Partial<ServicePartHooks> = {}) {
+  return servicePart(name, {
+    setup: () => {
+      events.push(`setup ${name}`);
+      return hooks.setup?.();
+    },
+    stop: () => {
+      events.push(`stop ${name}`);
+      return hooks.stop?.();
+    },
+    cleanup: () => {
+      events.push(`cleanup ${name}`);
+      return hooks.cleanup?.();
+    },
+    pending: hooks.pending,
+  });
+}
+
+Deno.test("modules are set up and started in order, stopped then cleaned up in reverse", async () => {
+  const bus = new MessageBus();
+  const events: string[] = [];
+  const reg = new ModuleRegistry();
+  for (const n of ["database", "loop", "server"]) reg.register(recordingPart(n, events));
+  await reg.start(bus);
+  assert.deepEqual(events, ["setup database", "setup loop", "setup server"]);
+  assert.deepEqual(Object.keys(bus.stats().queues), [], "service parts get no queue");
+  assert.deepEqual(await reg.shutdown(1_000), []);
+  assert.deepEqual(events.slice(3), [
+    "stop server",
+    "stop loop",
+    "stop database",
+    "cleanup server",
+    "cleanup loop",
+    "cleanup database",
+  ]);
+});
+
+Deno.test("a module stops only once the modules started after it have stopped", async () => {
+  const bus = new MessageBus();
+  const events: string[] = [];
+  const reg = new ModuleRegistry();
+  // The loop drains its queue after its signal aborts: what the bridge hands on while it
+  // closes still arrives, because the bridge (started later) stops first.
+  const loop = new LoopModule("metaManager", "meta");
+  reg.register(loop);
+  reg.register(recordingPart("bridge", events, {
+    stop: async () => {
+      await new Promise((r) => setTimeout(r, 30));
+      await bus.send("metaManager", msg("sent while closing"));
+    },
+  }));
+  await reg.start(bus);
+  assert.deepEqual(await reg.shutdown(1_000), []);
+  assert.deepEqual(loop.received, ["sent while closing"]);
+});
+
+Deno.test("a setup that fails cleans up the modules set up before it, in reverse, and rethrows", async () => {
+  const bus = new MessageBus();
+  const events: string[] = [];
+  const reg = new ModuleRegistry();
+  reg.register(recordingPart("database", events));
+  reg.register(recordingPart("checkpointer", events));
+  reg.register(recordingPart("server", events, {
+    setup: () => {
+      throw new Error("Cannot listen on 127.0.0.1:10550: Address already in use (os error 98)");
+    },
+  }));
+  reg.register(recordingPart("timer", events));
+  reg.register(new LoopModule("metaManager", "meta"));
+  await assert.rejects(reg.start(bus), /Cannot listen on 127\.0\.0\.1:10550/);
+  assert.deepEqual(events, [
+    "setup database",
+    "setup checkpointer",
+    "setup server",
+    "cleanup checkpointer",
+    "cleanup database",
+  ]);
+  assert.equal(bus.hasModule("metaManager"), false, "queues removed");
+  assert.deepEqual(await reg.shutdown(), []);
+});
+
+Deno.test("past the deadline shutdown names what was pending and cleans nothing up", async () => {
+  const bus = new MessageBus();
+  const events: string[] = [];
+  const { out, logger } = lines();
+  const reg = new ModuleRegistry({ logger });
+  reg.register(recordingPart("database", events));
+  reg.register(recordingPart("bridge", events, {
+    stop: () => new Promise(() => {}), // a peer that never answers the close
+    pending: () => "closing handshake with websocket",
+  }));
+  await reg.start(bus);
+  const started = performance.now();
+  assert.deepEqual(await reg.shutdown(50), ["bridge"]);
+  assert.ok(performance.now() - started < 1_000);
+  assert.equal(reg.pending, "closing handshake with websocket");
+  assert.deepEqual(events.slice(2), ["stop bridge", "stop database"], "no cleanup");
+  assert.ok(out.some((l) => /WARN modules did not stop in time modules=bridge$/.test(l)));
+});
+
+Deno.test({
+  name:
+    "a second signal (SIGTERM) during the shutdown is logged with what is pending and cut nothing short",
+  ignore: Deno.build.os === "windows",
+  fn: async () => {
+    const bus = new MessageBus();
+    const events: string[] = [];
+    const { out, logger } = lines();
+    const reg = new ModuleRegistry({ logger });
+    const release = Promise.withResolvers<void>();
+    const stopping = Promise.withResolvers<void>();
+    reg.register(recordingPart("database", events));
+    reg.register(recordingPart("bridge", events, {
+      stop: () => {
+        stopping.resolve();
+        return release.promise;
+      },
+      pending: () => "closing handshake with websocket",
+    }));
+    const done = Promise.withResolvers<string[]>();
+    const remove = reg.installSignalHandlers({ onShutdown: done.resolve, timeoutMs: 5_000 });
+    try {
+      // A signal during start-up: the shutdown runs once the start has ended.
+      Deno.kill(Deno.pid, "SIGTERM");
+      await new Promise((r) => setTimeout(r, 50));
+      assert.deepEqual(events, [], "nothing stopped before the start");
+      await reg.start(bus);
+      await stopping.promise;
+      Deno.kill(Deno.pid, "SIGTERM");
+      await new Promise((r) => setTimeout(r, 50));
+      assert.ok(
+        out.some((l) =>
+          /INFO signal ignored, shutdown in progress signal=SIGTERM pending="closing handshake with websocket"/
+            .test(l)
+        ),
+        out.join("\n"),
+      );
+      assert.equal(
+        out.filter((l) => /INFO shutting down signal=SIGTERM deadline_s=5/.test(l)).length,
+        1,
+      );
+      release.resolve();
+      assert.deepEqual(await done.promise, []);
+      assert.deepEqual(events.slice(2), [
+        "stop bridge",
+        "stop database",
+        "cleanup bridge",
+        "cleanup database",
+      ]);
+    } finally {
       remove();
     }
   },

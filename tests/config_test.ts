@@ -262,6 +262,7 @@ Deno.test("our edgecoreMeta section", async () => {
   journal: /var/log/meta.ndjson
   logLevel: debug
   maxMessageBytes: 2048
+  busyTimeoutMs: 250
   allowRemote: true
 `);
   assert.deepEqual(warnings, []);
@@ -275,6 +276,7 @@ Deno.test("our edgecoreMeta section", async () => {
     journal: "/var/log/meta.ndjson",
     logLevel: "debug",
     maxMessageBytes: 2048,
+    busyTimeoutMs: 250,
     allowRemote: true,
   });
   assert.equal(listenAddress(config), "unix:/run/edgecore-meta.sock");
@@ -432,6 +434,11 @@ Deno.test("invalid values are ConfigErrors", async () => {
   await assertConfigError(
     () => load("edgecoreMeta:\n  maxMessageBytes: 10\n"),
     "edgecoreMeta.maxMessageBytes",
+  );
+  await assertConfigError(
+    () => load("edgecoreMeta:\n  busyTimeoutMs: -1\n"),
+    "edgecoreMeta.busyTimeoutMs",
+    "-1",
   );
 });
 

@@ -165,6 +165,7 @@ Deno.test("serve: port in use names the address and leaves the database file as 
   const sock = await runCli(["serve", "--db", db, "--listen", `unix:${dir}/plain`]);
   assert.equal(sock.code, 1, sock.stderr);
   assert.match(sock.stderr, new RegExp(`Cannot listen on unix:${dir}/plain: .*not a socket`));
+  assert.deepEqual(Deno.readFileSync(db), before, "file bytes unchanged (socket path)");
   const journal = await runCli([
     "serve",
     "--db",
@@ -175,7 +176,9 @@ Deno.test("serve: port in use names the address and leaves the database file as 
     dir,
   ]);
   assert.equal(journal.code, 1, journal.stderr);
-  assert.match(journal.stderr, new RegExp(`Cannot open journal ${dir}: `));
+  assert.match(journal.stderr, new RegExp(`Cannot open journal ${dir}: .*directory`, "i"));
+  assert.deepEqual(Deno.readFileSync(db), before, "file bytes unchanged (journal)");
+  assert.ok(!exists(`${db}-wal`) && !exists(`${db}-shm`));
   Deno.removeSync(dir, { recursive: true });
 });
 
@@ -296,4 +299,67 @@ Deno.test("serve: past --shutdown-timeout serve exits 1 naming what was still pe
     await serve.kill();
     Deno.removeSync(dir, { recursive: true });
   }
+});
+
+/**
+ * Another process (a real edgecore, here a node:sqlite connection in its own process) holds
+ * an exclusive SQLite lock on `db` until the returned function is called.
+ */
+async function holdSqliteLock(db: string): Promise<() => Promise<void>> {
+  const holder = new Deno.Command(Deno.execPath(), {
+    args: [
+      "eval",
+      `import { DatabaseSync } from "node:sqlite";
+      const d = new DatabaseSync(${JSON.stringify(db)});
+      d.exec("BEGIN EXCLUSIVE");
+      console.log("locked");
+      for await (const _ of Deno.stdin.readable) { /* until stdin closes */ }
+      d.exec("ROLLBACK");`,
+    ],
+    stdin: "piped",
+    stdout: "piped",
+    stderr: "inherit",
+  }).spawn();
+  const reader = holder.stdout.getReader();
+  const first = await reader.read();
+  assert.match(new TextDecoder().decode(first.value), /locked/);
+  reader.releaseLock();
+  return async () => {
+    await holder.stdin.close();
+    await holder.stdout.cancel();
+    await holder.status;
+  };
+}
+
+Deno.test("another process's SQLite lock: serve and sync --db wait the busy timeout, then say who", async () => {
+  const dir = tempDir();
+  const db = `${dir}/edgecore.db`;
+  rollbackJournalDb(db);
+  const config = `${dir}/config.yaml`;
+  Deno.writeTextFileSync(config, "edgecoreMeta:\n  busyTimeoutMs: 800\n");
+  const before = Deno.readFileSync(db);
+  const release = await holdSqliteLock(db);
+  try {
+    const busy = new RegExp(
+      `another process is writing ${db.replace(/[.]/g, "\\.")} \\(is edgecore running\\?\\)`,
+    );
+    for (const args of [["serve", "--listen", "127.0.0.1:0"], ["sync"]]) {
+      const started = performance.now();
+      const r = await runCli(["--config", config, ...args, "--db", db]);
+      const tookMs = performance.now() - started;
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(r.stderr, busy, args[0]);
+      assert.doesNotMatch(r.stderr, /database is locked/);
+      assert.ok(tookMs >= 800, `${args[0]} waited the busy timeout (${Math.round(tookMs)} ms)`);
+    }
+  } finally {
+    await release();
+  }
+  assert.deepEqual(Deno.readFileSync(db), before, "file bytes unchanged");
+  // Once the lock is gone sync --db writes, and leaves the file in rollback-journal mode.
+  const after = await runCli(["sync", "--db", db]);
+  assert.equal(after.code, 0, after.stderr);
+  assert.equal(new Uint8Array(Deno.readFileSync(db))[18], 1, "still rollback journal");
+  assert.ok(!exists(`${db}-wal`));
+  Deno.removeSync(dir, { recursive: true });
 });

@@ -57,6 +57,11 @@ export interface EdgecoreMetaConfig {
   logLevel: LogLevel;
   /** Largest accepted WebSocket frame or HTTP request body, in bytes. */
   maxMessageBytes: number;
+  /**
+   * How long serve and `sync --db` wait for a lock another process holds on the database
+   * (SQLite's busy timeout), in milliseconds, before they report it.
+   */
+  busyTimeoutMs: number;
   /** Allow binding a non-loopback address. */
   allowRemote: boolean;
   /** This node's name in applications sent to the cloud ("" = the host name, lowercase). */
@@ -107,6 +112,7 @@ export function defaultConfig(): Config {
       journal: "",
       logLevel: "info",
       maxMessageBytes: 16 * 1024 * 1024,
+      busyTimeoutMs: 5000,
       allowRemote: false,
       nodeName: "",
       metaServer: { writes: true },
@@ -166,6 +172,12 @@ const CHECKS: Record<string, Check> = {
       );
     }
     return s;
+  },
+  "edgecoreMeta.busyTimeoutMs": (v, p) => {
+    if ((v as number) < 0) {
+      throw new ConfigError(`Invalid ${p}: expected milliseconds ≥ 0, got ${v}`);
+    }
+    return v;
   },
   "edgecoreMeta.maxMessageBytes": (v, p) => {
     if ((v as number) < 1024) {
@@ -247,6 +259,7 @@ export const ENVIRONMENT: Record<string, [path: string, kind: Kind]> = {
   EDGECORE_META_LOG_LEVEL: ["edgecoreMeta.logLevel", "string"],
   EDGECORE_META_SYNCHRONOUS: ["edgecoreMeta.synchronous", "string"],
   EDGECORE_META_JOURNAL: ["edgecoreMeta.journal", "string"],
+  EDGECORE_META_BUSY_TIMEOUT_MS: ["edgecoreMeta.busyTimeoutMs", "int"],
   EDGECORE_META_POD_STATUS_SYNC_INTERVAL: ["modules.metaManager.podStatusSyncInterval", "int"],
   EDGECORE_META_REMOTE_QUERY_TIMEOUT: ["modules.metaManager.remoteQueryTimeout", "int"],
   EDGECORE_META_METASERVER_ENABLE: ["modules.metaManager.metaServer.enable", "bool"],

@@ -11,6 +11,7 @@ import { setImmediate } from "node:timers";
 import type { Message } from "../beehive/message.ts";
 import type { Logger } from "../logger.ts";
 import type { Store } from "../store/store.ts";
+import { busyText, isBusyError } from "../store/db.ts";
 import { type MetaManager, VOLUME_OPERATIONS } from "./process.ts";
 
 /** Where the loop gets messages from and reports to. */
@@ -121,7 +122,7 @@ export async function runMetaManagerLoop(
         mm.outbox.discard();
         logger.error("batch not committed; its messages were not acknowledged", {
           messages: i - from,
-          error: String(e),
+          error: isBusyError(e) ? busyText(store.db.path) : String(e),
         });
         i = Math.max(i, from + 1);
         continue;

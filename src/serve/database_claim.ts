@@ -26,9 +26,10 @@ export interface DatabaseClaim {
   lock(): void;
   /**
    * After the store is closed: restores the journal mode if needed (which also folds the
-   * WAL into the file) and releases the lock. Idempotent.
+   * WAL into the file) and releases the lock. Idempotent. `restore: false` (the store was
+   * never opened) only releases the lock.
    */
-  release(): void;
+  release(options?: { restore?: boolean }): void;
 }
 
 /** True when `path` names a directory entry that exists. */
@@ -43,10 +44,10 @@ function exists(path: string): boolean {
 }
 
 /**
- * Journal mode recorded in an SQLite file's header (bytes 18-19: 1 = rollback journal,
- * 2 = WAL), read without opening it through SQLite (which could change it).
+ * True when an SQLite file's header records rollback-journal mode (bytes 18-19: 1 =
+ * rollback journal, 2 = WAL), read without opening it through SQLite (which could change it).
  */
-function isRollbackJournalFile(path: string): boolean {
+export function isRollbackJournalFile(path: string): boolean {
   let file: Deno.FsFile | undefined;
   try {
     file = Deno.openSync(path, { read: true });
@@ -98,11 +99,11 @@ export function claimDatabase(path: string, create: boolean): DatabaseClaim {
     lock() {
       lock ??= acquireWriterLock(path);
     },
-    release() {
+    release({ restore = true } = {}) {
       if (released) return;
       released = true;
       try {
-        if (restoreRollbackJournal) {
+        if (restoreRollbackJournal && restore) {
           const db = new DatabaseSync(path);
           try {
             db.exec("PRAGMA journal_mode = DELETE"); // checkpoints the WAL and removes it

@@ -5,13 +5,52 @@
  * @module
  */
 
-import type { StoreGauges } from "./metrics.ts";
+import type { Metrics, StoreGauges } from "./metrics.ts";
 import { detectShape, metaV2Statements } from "../store/schema.ts";
-import type { EdgeMetaService } from "./service.ts";
 import { createMetaServerHandler } from "../metaserver/handler.ts";
-import { parseRowEdit, renderEdit, RowEditError } from "../tools/edit.ts";
+import {
+  parseRowEdit,
+  renderEdit,
+  type RowEdit,
+  RowEditError,
+  type RowEditResult,
+} from "../tools/edit.ts";
 import { ReleaseRefusal } from "../metamanager/compat.ts";
 import type { RequestContext } from "./http_server.ts";
+import type { Config } from "../config/config.ts";
+import type { Logger } from "../logger.ts";
+import type { MessageBus } from "../beehive/bus.ts";
+import type { ModuleBridge } from "../bridge/websocket.ts";
+import type { MetaManager } from "../metamanager/process.ts";
+import type { Store } from "../store/store.ts";
+import type { WatchHub } from "../metaserver/watch.ts";
+import type { ApplicationAgent } from "../metaserver/application.ts";
+
+/**
+ * What the routes need of the running service (src/serve/service.ts implements it; this
+ * module does not import the service, so the two are no import cycle).
+ */
+export interface ServeState {
+  readonly config: Config;
+  readonly logger: Logger;
+  readonly store: Store;
+  readonly metrics: Metrics;
+  readonly bus: MessageBus;
+  readonly mm: MetaManager;
+  readonly bridge: ModuleBridge;
+  readonly watchHub?: WatchHub;
+  readonly applications: ApplicationAgent;
+  /** True once shutdown has begun: requests get 503. */
+  readonly closing: boolean;
+  /** The readiness checks (`/readyz`). */
+  readiness(): { name: string; ok: boolean; detail: string }[];
+  /** Runs the forced pod-status sync (`POST /v1/sync`). */
+  syncNow(): Promise<{ lines: string[]; orphans: string[] }>;
+  /** Deletes or repairs one row (`POST /v1/rows`). */
+  editRow(edit: RowEdit, dryRun: boolean): Promise<RowEditResult>;
+  /** Stores an object the MetaServer read from the cloud (`text`: its JSON as received). */
+  storeCloudObject(object: Record<string, unknown>, text: string): void;
+}
 
 const MODULE_PATH = /^\/v1\/modules\/([^/]+)$/;
 
@@ -24,7 +63,7 @@ function problem(status: number, message: string): Response {
 }
 
 /** Database file size and rows per resource, read when /metrics is scraped. */
-function storeGauges(svc: EdgeMetaService): StoreGauges {
+function storeGauges(svc: ServeState): StoreGauges {
   const path = svc.config.database.dataSource;
   let fileBytes = 0;
   for (const suffix of ["", "-wal"]) {
@@ -53,7 +92,7 @@ function storeGauges(svc: EdgeMetaService): StoreGauges {
 
 /** The request handler of a service. */
 export function createHandler(
-  svc: EdgeMetaService,
+  svc: ServeState,
 ): (req: Request, ctx: RequestContext) => Response | Promise<Response> {
   const metaServer = svc.watchHub
     ? createMetaServerHandler({

@@ -6,6 +6,7 @@
  */
 
 import { MessageBus } from "../beehive/bus.ts";
+import { ModuleRegistry, servicePart } from "../beehive/module.ts";
 import { type Identity, type Message, systemIdentity } from "../beehive/message.ts";
 import { ModuleBridge } from "../bridge/websocket.ts";
 import type { Config } from "../config/config.ts";
@@ -38,7 +39,7 @@ import {
 } from "./listen.ts";
 import { claimDatabase, type DatabaseClaim } from "./database_claim.ts";
 import { Metrics } from "./metrics.ts";
-import { createHandler } from "./http.ts";
+import { createHandler, type ServeState } from "./http.ts";
 import { type HttpServer, serveHttp } from "./http_server.ts";
 import { WatchHub } from "../metaserver/watch.ts";
 import { ApplicationAgent } from "../metaserver/application.ts";
@@ -50,8 +51,14 @@ import { ApplicationAgent } from "../metaserver/application.ts";
  */
 const MAX_READ_FRAME_BYTES = 64 * 1024 * 1024;
 
-/** Default of {@link ShutdownOptions.closeLimitMs}. */
+/** Default of {@link ServiceOptions.closeLimitMs}. */
 const CLOSE_LIMIT_MS = 10_000;
+
+/** Default overall deadline of a shutdown (serve's --shutdown-timeout default). */
+const SHUTDOWN_TIMEOUT_MS = 30_000;
+
+/** How long the HTTP server's in-flight requests may take at shutdown. */
+const HTTP_DRAIN_MS = 2_000;
 
 /** Options of {@link EdgeMetaService.shutdown}. */
 export interface ShutdownOptions {
@@ -70,10 +77,27 @@ export interface ServiceOptions {
   identity?: Identity;
   /** Create a missing database (and its directory) at a path other than the default. */
   create?: boolean;
+  /**
+   * The registry serve's parts are started by (in order) and stopped by (in reverse); its
+   * owner may install its signal handlers. Default: a new one (shutdown deadline 30 s).
+   */
+  registry?: ModuleRegistry;
+  /**
+   * How long attached modules have to answer serve's Close frame at shutdown; one that has
+   * not answered by then is cut (default 10 s; serve passes its overall deadline).
+   */
+  closeLimitMs?: number;
 }
 
-/** A running service. */
-export class EdgeMetaService {
+/**
+ * A running service. Its parts are modules of one {@link ModuleRegistry}, started in this
+ * order and stopped (then cleaned up) in reverse: `database` (closed last: final WAL
+ * checkpoint, journal mode restored, writer lock released), `checkpointer` (background WAL
+ * checkpoints), the MetaManager loop (bus module `metaManager`/`metamanager`: drains what is
+ * queued), `moduleBridge` (WebSocket modules: closing handshake), `metaServer` (watch hub),
+ * `httpServer` (listens at setup; stops accepting first) and `podStatusSyncTimer` (v1.10).
+ */
+export class EdgeMetaService implements ServeState {
   readonly metrics = new Metrics();
   readonly bus: MessageBus;
   readonly mm: MetaManager;
@@ -86,15 +110,16 @@ export class EdgeMetaService {
   cloudConnected = false;
   /** The address actually bound (`127.0.0.1:10550`, `unix:/run/x.sock`). */
   address = "";
+  /** Starts serve's parts in order and stops them in reverse. */
+  readonly registry: ModuleRegistry;
   #server?: HttpServer;
-  #abort = new AbortController();
-  #loop?: Promise<void>;
+  #serverDone?: Promise<void>;
   /** Background WAL checkpoints (file databases). */
   #checkpointer?: Checkpointer;
   #timer?: ReturnType<typeof setInterval>;
   #journal?: JournalWriter;
-  #closed = false;
   #claim?: DatabaseClaim;
+  #closeLimitMs = CLOSE_LIMIT_MS;
   readonly #id: Identity;
   /** The MetaManager's module name on the bus. */
   readonly #module: string;
@@ -105,14 +130,16 @@ export class EdgeMetaService {
     readonly store: Store,
     readonly logger: Logger,
     identity: Identity,
+    registry: ModuleRegistry,
   ) {
     this.#id = identity;
+    this.registry = registry;
     const mmc = config.modules.metaManager;
     // beehive's SendSync texts are the release's (v1.23 quotes the request id).
     this.bus = new MessageBus({ logger, syncErrors: SYNC_ERRORS_OF[store.release] });
-    // The MetaManager's module name is the release's (v1.23: `metamanager`).
+    // The MetaManager's module name is the release's (v1.23: `metamanager`); its queue is
+    // made by the registry.
     this.#module = META_MANAGER_MODULE_OF[store.release];
-    this.bus.addModule(this.#module, META_GROUP);
     this.bus.addModule(EDGED_MODULE, "edged");
     this.bus.addModule(mmc.contextSendModule, mmc.contextSendGroup);
     if (mmc.metaServer.enable) this.watchHub = new WatchHub({ rows: store.metaV2.rows(), logger });
@@ -166,8 +193,10 @@ export class EdgeMetaService {
   }
 
   /**
-   * Opens the database, starts the MetaManager loop, the sync timer and the HTTP server.
-   * @throws {Error} for an unusable database or listen address
+   * Checks the listen address and the database, opens it, then starts serve's parts by the
+   * registry (the HTTP server listens at its setup).
+   * @throws {Error} for an unusable database, journal or listen address; the database file
+   *   is then as it was
    */
   static async start(options: ServiceOptions): Promise<EdgeMetaService> {
     const { config, logger } = options;
@@ -181,55 +210,73 @@ export class EdgeMetaService {
       );
     }
     const path = config.database.dataSource;
-    // Every start-up check passes before anything is written to the database file.
+    // Every start-up check passes before anything is written to the database file: the
+    // listen address (bound and released), the database path, the release, the writer lock,
+    // the journal.
     await checkListen(listen);
     const claim = claimDatabase(path, options.create ?? false);
     const configured = configuredRelease(config);
-    const release = configured ?? Store.releaseOf(path) ?? "1.10";
+    const release = configured ??
+      Store.releaseOf(path, { busyTimeoutMs: config.edgecoreMeta.busyTimeoutMs }) ?? "1.10";
     // Checked before the file is opened for writing: a refused node's file stays as it was.
     checkProcessRelease(release, "serve");
     if (!claim.created) claim.lock();
+    let journal: JournalWriter | undefined;
     let store: Store;
     try {
-      store = Store.open(path, {
-        synchronous: config.edgecoreMeta.synchronous,
-        syncOffThread: true,
-        release: configured,
-      });
-      claim.lock();
+      if (config.edgecoreMeta.journal) journal = JournalWriter.open(config.edgecoreMeta.journal);
+      try {
+        store = Store.open(path, {
+          synchronous: config.edgecoreMeta.synchronous,
+          busyTimeoutMs: config.edgecoreMeta.busyTimeoutMs,
+          syncOffThread: true,
+          release: configured,
+        });
+      } catch (e) {
+        claim.release();
+        throw e;
+      }
     } catch (e) {
-      claim.release();
+      journal?.close();
+      claim.release({ restore: false });
       throw e;
     }
-    const svc = new EdgeMetaService(config, store, logger, options.identity ?? systemIdentity);
-    svc.#claim = claim;
+    let svc: EdgeMetaService;
     try {
-      if (config.edgecoreMeta.journal) {
-        svc.#journal = JournalWriter.open(config.edgecoreMeta.journal);
-      }
-      await svc.#listen(listen);
+      claim.lock();
+      const registry = options.registry ??
+        new ModuleRegistry({ logger, shutdownTimeoutMs: SHUTDOWN_TIMEOUT_MS });
+      svc = new EdgeMetaService(
+        config,
+        store,
+        logger,
+        options.identity ?? systemIdentity,
+        registry,
+      );
     } catch (e) {
+      journal?.close();
       store.close();
       claim.release();
       throw e;
     }
+    svc.#claim = claim;
+    svc.#journal = journal;
+    svc.#closeLimitMs = options.closeLimitMs ?? CLOSE_LIMIT_MS;
+    svc.#register(listen);
+    // A part that cannot be set up (the listener) ends the start-up; the parts set up before
+    // it are cleaned up in reverse (the database closed, its journal mode restored).
+    await svc.registry.start(svc.bus);
     if (claim.restoreRollbackJournal) {
       logger.info("database in WAL mode while serve runs; rollback-journal mode restored on stop", {
         db: path,
       });
     }
-    svc.#startLoop();
-    // v1.23 has no pod-status sync timer (spec/v1.23.md §1).
-    if (store.release === "1.10") {
-      const interval = config.modules.metaManager.podStatusSyncInterval;
-      svc.#timer = setInterval(() => svc.#enqueue(podStatusSyncTrigger(svc.#id)), interval * 1000);
-    }
     logger.info("serving", {
       address: svc.address,
       db: path,
       compat: config.edgecoreMeta.compat,
-      kubeedge: store.release,
-      schema: store.db.shape,
+      kubeedge: svc.store.release,
+      schema: svc.store.db.shape,
       synchronous: config.edgecoreMeta.synchronous,
     });
     if (listen.kind === "tcp" && !isLoopback(listen.hostname)) {
@@ -257,30 +304,123 @@ export class EdgeMetaService {
     );
   }
 
-  #startLoop(): void {
-    this.#loopRunning = true;
-    this.#checkpointer = Checkpointer.forDatabase(this.store.db, this.logger);
-    this.#loop = runMetaManagerLoop({
-      mm: this.mm,
-      store: this.store,
-      logger: this.logger,
-      receive: (signal) => this.bus.receive(this.#module, signal),
-      tryReceive: () => this.bus.tryReceive(this.#module),
-      checkpointer: this.#checkpointer,
-      onReceived: (batch) => {
-        if (!this.#journal) return;
-        for (const m of batch) this.#journal.append(m);
-        this.#journal.flush();
+  /** Registers serve's parts, in start order (see the class comment). */
+  #register(listen: ListenAddress): void {
+    const r = this.registry;
+    r.register(servicePart("database", {
+      pending: () => "journal and database close",
+      cleanup: () => {
+        this.#journal?.close();
+        // The file alone then holds every commit: copy edgecore.db and you copy everything.
+        this.#checkpointWal();
+        this.store.close();
+        this.#claim?.release();
+        if (!this.closing) return; // a start-up that failed
+        this.logger.info("stopped", {
+          background_checkpoints: this.#checkpointer?.stats.checkpoints ?? 0,
+        });
       },
-      onProcessed: (m) => {
-        this.metrics.countMessage(m.route.operation);
+    }));
+    r.register(servicePart("checkpointer", {
+      setup: () => {
+        this.#checkpointer = Checkpointer.forDatabase(this.store.db, this.logger);
       },
-      onCommit: (seconds) => this.metrics.observeCommit(seconds),
-    }, this.#abort.signal).catch((e) => {
-      this.logger.error("metaManager loop stopped", { error: String(e) });
-    }).finally(() => {
-      this.#loopRunning = false;
+      pending: () => "background checkpointer",
+      cleanup: () => this.#checkpointer?.close(),
+    }));
+    r.register({
+      name: this.#module,
+      group: META_GROUP,
+      enabled: true,
+      // Stops waiting for messages when its signal aborts, then processes what is queued.
+      start: (_bus, signal) => this.#runLoop(signal),
+      pending: () => "MetaManager loop (queued messages)",
+      cleanup: () => this.bus.flushWarnings(),
     });
+    r.register(servicePart("moduleBridge", {
+      // The closing handshake (RFC 6455 §7.1): each attached module gets a Close frame and
+      // no more messages; every frame it sent before its own Close frame is still read,
+      // handed on, processed and committed (the loop runs on), however slow the CPU: TCP
+      // order, not a quiet timer, says when a peer is done. One that does not answer
+      // within the limit is cut.
+      stop: async () => {
+        const peers = this.bridge.attached();
+        const closeStart = performance.now();
+        this.bridge.close(1001, "shutting down");
+        if (await this.bridge.closed(AbortSignal.timeout(this.#closeLimitMs))) {
+          this.logger.info("modules closed", {
+            modules: peers.length,
+            after_ms: Math.round(performance.now() - closeStart),
+          });
+        } else {
+          this.logger.warn("modules did not answer the close in time; cutting them", {
+            modules: this.bridge.closingPeers().join(","),
+            after_ms: Math.round(performance.now() - closeStart),
+          });
+          this.bridge.terminateAll();
+        }
+      },
+      pending: () =>
+        `closing handshake with ${this.bridge.closingPeers().join(",") || "no module"}`,
+      cleanup: () => this.bridge.flushWarnings(),
+    }));
+    r.register(servicePart("metaServer", {
+      enabled: this.watchHub !== undefined,
+      stop: () => this.watchHub?.close(), // ends the watch streams the HTTP server waits for
+    }));
+    r.register(servicePart("httpServer", {
+      setup: () => this.#listen(listen),
+      // First to stop: no new connections; new requests on open ones get 503 (http.ts).
+      stop: () => {
+        this.#server?.stopAccepting();
+        this.#serverDone = this.#server?.shutdown();
+      },
+      pending: () => "HTTP server (requests in flight)",
+      cleanup: async () => {
+        let timer: ReturnType<typeof setTimeout> | undefined;
+        const late = new Promise((r) => timer = setTimeout(r, HTTP_DRAIN_MS));
+        await Promise.race([this.#serverDone, late]).finally(() => clearTimeout(timer));
+      },
+    }));
+    // v1.23 has no pod-status sync timer (spec/v1.23.md §1).
+    r.register(servicePart("podStatusSyncTimer", {
+      enabled: this.store.release === "1.10",
+      setup: () => {
+        const interval = this.config.modules.metaManager.podStatusSyncInterval;
+        this.#timer = setInterval(
+          () => this.#enqueue(podStatusSyncTrigger(this.#id)),
+          interval * 1000,
+        );
+      },
+      stop: () => clearInterval(this.#timer),
+    }));
+  }
+
+  async #runLoop(signal: AbortSignal): Promise<void> {
+    this.#loopRunning = true;
+    try {
+      await runMetaManagerLoop({
+        mm: this.mm,
+        store: this.store,
+        logger: this.logger,
+        receive: (signal) => this.bus.receive(this.#module, signal),
+        tryReceive: () => this.bus.tryReceive(this.#module),
+        checkpointer: this.#checkpointer,
+        onReceived: (batch) => {
+          if (!this.#journal) return;
+          for (const m of batch) this.#journal.append(m);
+          this.#journal.flush();
+        },
+        onProcessed: (m) => {
+          this.metrics.countMessage(m.route.operation);
+        },
+        onCommit: (seconds) => this.metrics.observeCommit(seconds),
+      }, signal);
+    } catch (e) {
+      this.logger.error("metaManager loop stopped", { error: String(e) });
+    } finally {
+      this.#loopRunning = false;
+    }
   }
 
   async #listen(listen: ListenAddress): Promise<void> {
@@ -301,7 +441,7 @@ export class EdgeMetaService {
 
   /** True once shutdown has begun. */
   get closing(): boolean {
-    return this.#closed;
+    return this.registry.signal?.aborted ?? false;
   }
 
   /** True while the database is open and the loop runs. */
@@ -313,7 +453,7 @@ export class EdgeMetaService {
   readiness(): { name: string; ok: boolean; detail: string }[] {
     const syncError = this.store.db.syncError;
     return [
-      { name: "shutdown", ok: !this.#closed, detail: this.#closed ? "shutting down" : "running" },
+      { name: "shutdown", ok: !this.closing, detail: this.closing ? "shutting down" : "running" },
       {
         name: "loop",
         ok: this.#loopRunning,
@@ -392,63 +532,24 @@ export class EdgeMetaService {
   }
 
   /**
-   * Stops taking connections, closes each attached module by the WebSocket closing
-   * handshake (processing what it sent before its Close frame), finishes queued work,
-   * commits, checkpoints the WAL into the file and closes the database. Idempotent.
+   * Stops serve's parts in reverse start order (the registry's shutdown, within its
+   * deadline): stops taking connections, closes each attached module by the WebSocket
+   * closing handshake (processing what it sent before its Close frame), finishes queued
+   * work, commits, checkpoints the WAL into the file and closes the database. Idempotent.
+   * @throws {Error} naming what was still pending when the deadline passed
    */
   async shutdown(options: ShutdownOptions = {}): Promise<void> {
-    if (this.#closed) return;
-    this.#closed = true;
-    clearInterval(this.#timer);
-    this.watchHub?.close(); // ends watch streams, which the HTTP shutdown would wait for
-    // 1. No new connections; new requests on open ones get 503 (see http.ts).
-    this.#server?.stopAccepting();
-    // 2. The closing handshake (RFC 6455 §7.1): each attached module gets a Close frame and
-    //    no more messages; every frame it sent before its own Close frame is still read,
-    //    handed on, processed and committed (the loop runs on), however slow the CPU: TCP
-    //    order, not a quiet timer, says when a peer is done. One that does not answer
-    //    within the limit is cut.
-    const peers = this.bridge.attached();
-    this.shutdownPhase = `closing handshake with ${peers.join(",") || "no module"}`;
-    const closeStart = performance.now();
-    this.bridge.close(1001, "shutting down");
-    if (await this.bridge.closed(AbortSignal.timeout(options.closeLimitMs ?? CLOSE_LIMIT_MS))) {
-      this.logger.info("modules closed", {
-        modules: peers.length,
-        after_ms: Math.round(performance.now() - closeStart),
-      });
-    } else {
-      this.logger.warn("modules did not answer the close in time; cutting them", {
-        modules: this.bridge.closingPeers().join(","),
-        after_ms: Math.round(performance.now() - closeStart),
-      });
-      this.bridge.terminateAll();
+    if (options.closeLimitMs !== undefined) this.#closeLimitMs = options.closeLimitMs;
+    const still = await this.registry.shutdown();
+    if (still.length > 0) {
+      throw new Error(`Shutdown did not finish in time: ${this.registry.pending}`);
     }
-    // 3. Stop the loop (it processes what is still queued), then the rest.
-    const serverDone = this.#server?.shutdown();
-    this.#abort.abort();
-    this.shutdownPhase = "MetaManager loop (queued messages)";
-    await this.#loop;
-    this.shutdownPhase = "background checkpointer";
-    await this.#checkpointer?.close();
-    this.shutdownPhase = "HTTP server";
-    await Promise.race([serverDone, new Promise((r) => setTimeout(r, 2000))]);
-    this.shutdownPhase = "journal and database close";
-    this.#journal?.close();
-    this.bus.flushWarnings();
-    this.bridge.flushWarnings();
-    // The file alone then holds every commit: copy edgecore.db and you copy everything.
-    this.#checkpointWal();
-    this.store.close();
-    this.#claim?.release();
-    this.shutdownPhase = "stopped";
-    this.logger.info("stopped", {
-      background_checkpoints: this.#checkpointer?.stats.checkpoints ?? 0,
-    });
   }
 
   /** What shutdown is waiting for now (`""` before it begins), for the deadline message. */
-  shutdownPhase = "";
+  get shutdownPhase(): string {
+    return this.registry.pending;
+  }
 
   /** Copies the whole WAL into the database file and truncates it (file databases). */
   #checkpointWal(): void {

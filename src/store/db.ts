@@ -108,8 +108,12 @@ export class Database {
       if (!info.isFile) throw new DatabaseError(path, `Cannot open database ${path}: not a file`);
     }
     let sqlite: DatabaseSync;
+    const busyTimeoutMs = options.busyTimeoutMs ?? 5000;
     try {
-      sqlite = new DatabaseSync(path, { readOnly, timeout: options.busyTimeoutMs ?? 5000 });
+      sqlite = new DatabaseSync(path, { readOnly, timeout: busyTimeoutMs });
+      // Deno 2.9's node:sqlite keeps its own 5 s for a read-only open whatever `timeout`
+      // says: the pragma sets it for every open.
+      sqlite.exec(`PRAGMA busy_timeout = ${Math.trunc(busyTimeoutMs)}`);
     } catch (e) {
       throw new DatabaseError(path, `Cannot open database ${path}: ${(e as Error).message}`);
     }
@@ -333,7 +337,34 @@ export class Database {
   }
 }
 
+/**
+ * True for SQLite's SQLITE_BUSY or SQLITE_LOCKED (another connection holds a lock on the
+ * database; reported once the busy timeout has passed).
+ */
+export function isBusyError(e: unknown): boolean {
+  if (!(e instanceof Error)) return false;
+  const code = (e as { errcode?: unknown }).errcode;
+  if (typeof code === "number") return (code & 0xff) === 5 || (code & 0xff) === 6;
+  return /database (?:table )?is (?:locked|busy)/i.test(e.message);
+}
+
+/** What a busy database says: `another process is writing X (is edgecore running?)`. */
+export function busyText(path: string): string {
+  return `another process is writing ${path} (is edgecore running?)`;
+}
+
+/**
+ * `action` failed on the database at `path`: a DatabaseError that names the path, with
+ * {@link busyText} when another process held a lock, else SQLite's own words.
+ */
+export function databaseFailure(path: string, action: string, e: unknown): DatabaseError {
+  if (e instanceof DatabaseError) return e;
+  const cause = isBusyError(e) ? busyText(path) : e instanceof Error ? e.message : String(e);
+  return new DatabaseError(path, `Cannot ${action} ${path}: ${cause}`);
+}
+
 function describeOpenFailure(path: string, e: Error): string {
+  if (isBusyError(e)) return `Cannot open database ${path}: ${busyText(path)}`;
   const msg = e.message;
   if (/file is not a database/i.test(msg)) {
     return `Cannot open database ${path}: the file is not an SQLite database`;

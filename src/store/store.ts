@@ -55,17 +55,21 @@ export class Store {
 
   /**
    * The release whose schema the database at `path` has, without writing to it; undefined
-   * when the file does not exist or has no `meta_v2` table.
+   * when the file does not exist or has no `meta_v2` table. `busyTimeoutMs`: how long to
+   * wait for another process's lock (default 5 s).
    * @throws {import("./db.ts").DatabaseError} when the file exists but cannot be used
    */
-  static releaseOf(path: string): KubeEdgeRelease | undefined {
+  static releaseOf(
+    path: string,
+    options: { busyTimeoutMs?: number } = {},
+  ): KubeEdgeRelease | undefined {
     if (path === ":memory:") return undefined;
     try {
       Deno.statSync(path);
     } catch {
       return undefined;
     }
-    const db = Database.open(path, { readOnly: true });
+    const db = Database.open(path, { readOnly: true, busyTimeoutMs: options.busyTimeoutMs });
     try {
       return db.shape === undefined ? undefined : releaseOfShape(db.shape);
     } finally {
