@@ -249,6 +249,13 @@ const STRICT: Record<string, (r: Result) => void> = {
       "default/secret/s",
     ]);
   },
+  "v19-typed-requests-error-replies": (r) => {
+    assert.deepEqual(opsOf(r, 2), ["sync:query", "resp:error"], "untyped error reply delivered");
+    assert.equal(r.events.find((e) => e.in === 2 && e.via === "resp")?.to, "");
+    assert.deepEqual(opsOf(r, 3), ["sync:query", "send:error"]);
+    assert.deepEqual([opsOf(r, 5), opsOf(r, 6)], [[], []], "typed replies dropped");
+    assert.deepEqual(opsOf(r, 7), ["group:update"]);
+  },
   "v15-dump-rv-extremes": (r) => {
     assert.match(r.dumpText, /"resourceversion": 9223372036854775807,/);
     assert.match(r.dumpText, /"resourceversion": 9007199254740993,/);
@@ -267,7 +274,7 @@ const NAMES = [...Deno.readDirSync(DIR)].map((e) => e.name)
   .map((n) => n.slice(0, -".ndjson".length)).sort();
 
 Deno.test("every variant has its outputs and its asserted facts", () => {
-  assert.equal(NAMES.length, 18);
+  assert.equal(NAMES.length, 19);
   assert.deepEqual(Object.keys(STRICT).sort(), NAMES);
 });
 
