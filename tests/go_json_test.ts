@@ -7,9 +7,11 @@ import {
   escapeHtml,
   goMarshal,
   goString,
+  goSurrogates,
   hasLongInteger,
   parseJsonExact,
   parseJsonFloat64,
+  parseJsonGoStrings,
   RawNumber,
 } from "../src/beehive/go_json.ts";
 
@@ -210,4 +212,19 @@ Deno.test("numbers beyond float64 are an error, as Go's decoder makes them (JSON
     n: 9007199254740992,
   });
   assert.equal(hasLongInteger('{"image":"sha256:abe1234"}'), false);
+});
+
+Deno.test("goSurrogates: unpaired surrogate escapes become U+FFFD as Go unquotes them, nothing else changes", () => {
+  const cases: [string, string][] = [
+    [String.raw`"\\ud800"`, "\\ud800"], // an escaped backslash, then text
+    [String.raw`"\\\ud800"`, "\\\ufffd"],
+    [String.raw`"\uD83D\uDE00"`, "\u{1F600}"], // a pair, upper-case hex
+    [String.raw`"\udc00\ud800"`, "\ufffd\ufffd"], // low before high: two
+    [String.raw`"\ud800\ud800\udc00"`, "\ufffd\u{10000}"], // the second high pairs
+    [String.raw`"\u00e9\ud800x"`, "\u00e9\ufffdx"],
+  ];
+  for (const [text, want] of cases) assert.equal(parseJsonGoStrings(text), want, text);
+  assert.deepEqual(parseJsonGoStrings(String.raw`{"\ud800":"\n\udfff"}`), { "\ufffd": "\n\ufffd" });
+  const plain = String.raw`{"a":"\u00e9\n"}`;
+  assert.equal(goSurrogates(plain), plain, "text without surrogate escapes is returned as is");
 });
