@@ -10,6 +10,9 @@
  * 3. library, headline: each phase through the serve batch loop (runMetaManagerLoop,
  *    FIXED mode, ≤ 512 messages per transaction, acknowledged once the commit is on disk,
  *    store opened as serve opens it) into a database file.
+ *    Then the same loop as every other release, mode and transport (LOOP_VARIANTS: v1.10
+ *    strict with the WebSocket transport, upstream's default, and strict/raw; v1.23 fixed,
+ *    strict/websocket and strict/raw), insert and update journals, each ratio to raw.
  * 4. library, secondary: the same journals through replay() (1000 lines per commit).
  * 5. serve: `main.ts serve` as a subprocess, a cloud WebSocket client streaming inserts
  *    with a window of unacknowledged messages, and an edged client draining frames.
@@ -44,6 +47,32 @@ import type { PhaseResult } from "./lib_run.ts";
 import { runServeBench, type ServeResult } from "./serve_run.ts";
 import { type BigListResult, findKubectl, runBigListBench } from "./big_list_run.ts";
 import { machine, round } from "./stats.ts";
+import type { CompatMode } from "../src/metamanager/compat.ts";
+import type { Transport } from "../src/beehive/wire.ts";
+import type { KubeEdgeRelease } from "../src/store/schema.ts";
+
+/** A release, mode and transport of the batch loop besides the headline (v1.10 fixed/raw). */
+interface LoopVariant {
+  name: string;
+  release: KubeEdgeRelease;
+  mode: CompatMode;
+  transport: Transport;
+}
+
+/**
+ * Every other release and mode the loop runs as (insert and update journals each round):
+ * strict with the WebSocket transport is upstream's default (and replay --compat strict's);
+ * fixed mode always takes content as raw text.
+ */
+const LOOP_VARIANTS: LoopVariant[] = [
+  { name: "v1.10 strict/websocket", release: "1.10", mode: "strict", transport: "websocket" },
+  { name: "v1.10 strict/raw", release: "1.10", mode: "strict", transport: "raw" },
+  { name: "v1.23 fixed/raw", release: "1.23", mode: "fixed", transport: "raw" },
+  { name: "v1.23 strict/websocket", release: "1.23", mode: "strict", transport: "websocket" },
+  { name: "v1.23 strict/raw", release: "1.23", mode: "strict", transport: "raw" },
+];
+/** The headline loop's name in the variant tables: serve's default. */
+const HEADLINE_VARIANT = "v1.10 fixed/raw";
 
 interface Args {
   json: boolean;
@@ -245,6 +274,8 @@ interface RawPhase {
 interface Round {
   raw: RawPhase[];
   lib: PhaseResult[];
+  /** Insert and update phases of each of {@link LOOP_VARIANTS}, by name. */
+  variants: Record<string, PhaseResult[]>;
   serve?: ServeResult;
 }
 
@@ -401,6 +432,22 @@ async function main(): Promise<number> {
           ...runFlags,
         ],
       );
+      const variants: Record<string, PhaseResult[]> = {};
+      for (const v of LOOP_VARIANTS) {
+        log(`bench: library, serve batch loop as ${v.name}${tag}...`);
+        const vDb = `${dir}/lib-variant.db`;
+        variants[v.name] = (await child<{ phases: PhaseResult[] }>("./lib_run.ts", {
+          driver: "loop",
+          batch: args.batch,
+          mode: v.mode,
+          transport: v.transport,
+          release: v.release,
+          phases: [
+            { name: "insert", journal: j.insert, db: vDb },
+            { name: "update", journal: j.update, db: vDb },
+          ],
+        }, runFlags)).phases;
+      }
       let serve: ServeResult | undefined;
       if (!args.skipServe) {
         log(`bench: serve subprocess, cloud client window ${args.window}${tag}...`);
@@ -417,13 +464,38 @@ async function main(): Promise<number> {
             `idle RSS ${serve.serve_idle_rss_mb} MB, peak ${serve.serve_peak_rss_mb} MB`,
         );
       }
-      rounds.push({ raw: raw.phases, lib: lib.phases, serve });
+      rounds.push({ raw: raw.phases, lib: lib.phases, variants, serve });
     }
     const rawOf = (n: string) => median(rounds.map((r) => rawIn(r, n)));
     const phase = (n: string) => medianPhase(rounds.map((r) => libIn(r, n)));
     /** Our throughput over raw's, within each round (same moment), then the median. */
     const vsRaw = (ours: string, raw: string) =>
       round(median(rounds.map((r) => libIn(r, ours).msgs_per_s / rawIn(r, raw))), 3);
+    /** Each variant's insert and update over raw (within each round, then the median). */
+    const variantFigures = LOOP_VARIANTS.map((v) => {
+      const of = (r: Round, n: string) => r.variants[v.name].find((p) => p.name === n)!;
+      const ratio = (n: string) =>
+        round(median(rounds.map((r) => of(r, n).msgs_per_s / rawIn(r, n))), 3);
+      const med = (n: string, f: (p: PhaseResult) => number, d = 0) =>
+        round(median(rounds.map((r) => f(of(r, n)))), d);
+      return {
+        name: v.name,
+        release: v.release,
+        mode: v.mode,
+        transport: v.transport,
+        insert_msgs_per_s: med("insert", (p) => p.msgs_per_s),
+        update_msgs_per_s: med("update", (p) => p.msgs_per_s),
+        insert_vs_raw: ratio("insert"),
+        update_vs_raw: ratio("update"),
+        cpu_us_per_msg: {
+          insert: med("insert", (p) => p.cpu_us_per_msg, 1),
+          update: med("update", (p) => p.cpu_us_per_msg, 1),
+        },
+        errors: Math.max(
+          ...rounds.flatMap((r) => r.variants[v.name].map((p) => p.errors + p.unacknowledged)),
+        ),
+      };
+    });
 
     // 4. library, replay() (secondary; once)
     let rep: { phases: PhaseResult[] } | undefined;
@@ -515,14 +587,18 @@ async function main(): Promise<number> {
       raw_overlapped_rows_per_s: rawOf("insert_overlapped"),
       raw_overlapped_update_rows_per_s: rawOf("update_overlapped"),
       insert_vs_raw_overlapped: vsRaw("insert", "insert_overlapped"),
+      /** The batch loop as every other release, mode and transport (the headline is v1.10 fixed/raw). */
+      loop_variants: variantFigures,
       update_vs_raw_overlapped: vsRaw("update", "update_overlapped"),
       serve_acks_per_s: serve?.serve_acks_per_s ?? null,
       serve_vs_raw: serve ? serveVsRaw : null,
       replay_inserts_per_s: rep?.phases.find((p) => p.name === "insert")?.msgs_per_s ?? null,
       cpu_us_per_msg: {
         loop: Object.fromEntries([ins, upd, qry, mix].map((p) => [p.name, p.cpu_us_per_msg])),
+        loop_variants: Object.fromEntries(variantFigures.map((v) => [v.name, v.cpu_us_per_msg])),
         replay: rep ? Object.fromEntries(rep.phases.map((p) => [p.name, p.cpu_us_per_msg])) : null,
         serve: serve?.serve_cpu_us_per_msg ?? null,
+        serve_burst: burst?.serve_cpu_us_per_msg ?? null,
       },
       serve_ack_p50_ms: serve?.serve_ack_p50_ms ?? null,
       serve_ack_p99_ms: serve?.serve_ack_p99_ms ?? null,
@@ -542,6 +618,7 @@ async function main(): Promise<number> {
           edged_overflow_dropped: burst.serve_dropped_queue_full,
           read_pauses: burst.serve_read_pauses,
           inbox_peak_frames: burst.serve_held_frames_peak,
+          cpu_us_per_msg: burst.serve_cpu_us_per_msg,
         }
         : null,
       machine: { ...m, loadavg_before: loadBefore, loadavg_after: loadavg() },
@@ -623,6 +700,10 @@ async function main(): Promise<number> {
       target("insert / raw", result.insert_vs_raw, ">=", 0.75),
       target("update msg/s", upd.msgs_per_s, ">=", 5000),
       target("update / raw", result.update_vs_raw, ">=", 0.75),
+      ...variantFigures.flatMap((v) => [
+        target(`${v.name} insert / raw`, v.insert_vs_raw, ">=", 0.75),
+        target(`${v.name} update / raw`, v.update_vs_raw, ">=", 0.75),
+      ]),
       target("local query msg/s", qry.msgs_per_s, ">=", 30000),
       target("serve acked inserts/s", serve?.serve_acks_per_s ?? NaN, ">=", 5000),
       target("serve / raw overlapped", serve ? serveVsRaw : NaN, ">=", 0.6),
@@ -738,6 +819,42 @@ async function main(): Promise<number> {
         ];
       }),
     ));
+    out.push("");
+    out.push(
+      `The batch loop as each release, mode and transport (${HEADLINE_VARIANT} is the headline ` +
+        "above; ratios to raw within each round, then the median):",
+    );
+    out.push(table(
+      [
+        "variant",
+        "insert msg/s",
+        "vs raw",
+        "CPU µs/msg",
+        "update msg/s",
+        "vs raw",
+        "CPU µs/msg",
+      ],
+      [
+        [
+          HEADLINE_VARIANT,
+          ins.msgs_per_s,
+          result.insert_vs_raw,
+          ins.cpu_us_per_msg,
+          upd.msgs_per_s,
+          result.update_vs_raw,
+          upd.cpu_us_per_msg,
+        ],
+        ...variantFigures.map((v) => [
+          v.name,
+          v.insert_msgs_per_s,
+          v.insert_vs_raw,
+          v.cpu_us_per_msg.insert,
+          v.update_msgs_per_s,
+          v.update_vs_raw,
+          v.cpu_us_per_msg.update,
+        ]),
+      ],
+    ));
     if (rep) {
       out.push("");
       out.push("Library, replay() (1000 lines per commit; event lines formatted, discarded):");
@@ -787,7 +904,8 @@ async function main(): Promise<number> {
       out.push(
         `serve burst: ${burst.messages} inserts sent at once (no client window): ` +
           `${burst.acked} OK acks in ${burst.seconds} s (${burst.serve_acks_per_s} acks/s), ` +
-          `${burst.messages - burst.acked - burst.not_ok} unanswered, peak RSS ` +
+          `${burst.messages - burst.acked - burst.not_ok} unanswered, serve CPU ` +
+          `${burst.serve_cpu_us_per_msg} µs per ack, peak RSS ` +
           `${burst.serve_peak_rss_mb} MB; socket read paused ${burst.serve_read_pauses} times ` +
           `(inbox peak ${burst.serve_held_frames_peak} frames); edged received ` +
           `${burst.edged_frames}, its overflow dropped ${burst.serve_dropped_queue_full}`,

@@ -1,6 +1,6 @@
 /**
- * Child process of the benchmark: replays journals through the library in FIXED mode
- * into database files, and prints one JSON object of figures on stdout.
+ * Child process of the benchmark: replays journals through the library (FIXED mode by
+ * default; the loop driver in any mode, transport and release) into database files, and prints one JSON object of figures on stdout.
  *
  * Two drivers:
  * - `loop` (headline): the serve batch loop itself (runMetaManagerLoop of
@@ -18,7 +18,12 @@
  */
 
 import { type Message, systemIdentity, toWire } from "../src/beehive/message.ts";
-import { parseMessage, type Transport } from "../src/beehive/wire.ts";
+import {
+  CLOUD_SOURCES,
+  CLOUD_SOURCES_V1_23,
+  parseMessage,
+  type Transport,
+} from "../src/beehive/wire.ts";
 import type { CompatMode } from "../src/metamanager/compat.ts";
 import { runMetaManagerLoop } from "../src/metamanager/module.ts";
 import type { Bus } from "../src/metamanager/outbox.ts";
@@ -27,6 +32,7 @@ import { replay } from "../src/replay/replay.ts";
 import { silentLogger } from "../src/logger.ts";
 import { Checkpointer } from "../src/store/checkpointer.ts";
 import { Store } from "../src/store/store.ts";
+import type { KubeEdgeRelease } from "../src/store/schema.ts";
 import { cpuUs, latencySummary, mb, procStatus, resetPeakRss, round, RssSampler } from "./stats.ts";
 
 /** What to run. */
@@ -36,6 +42,8 @@ export interface LibSpec {
   mode?: CompatMode;
   /** How the loop driver decodes lines (default raw, as serve's bridge does). */
   transport?: Transport;
+  /** KubeEdge release of the loop driver (default 1.10; a new database gets its schema). */
+  release?: KubeEdgeRelease;
   batch: number;
   phases: { name: string; journal: string; db: string }[];
 }
@@ -140,10 +148,12 @@ export async function runLoopPhase(
   batch: number,
   mode: CompatMode = "fixed",
   transport: Transport = "raw",
+  release: KubeEdgeRelease = "1.10",
 ): Promise<PhaseResult> {
   // As serve opens it: WAL, synchronous FULL with the fsync off the JS thread, and
   // checkpoints in a background worker.
-  const store = Store.open(phase.db, { syncOffThread: true });
+  const store = Store.open(phase.db, { syncOffThread: true, release });
+  const cloudSources = release === "1.23" ? CLOUD_SOURCES_V1_23 : CLOUD_SOURCES;
   const checkpointer = Checkpointer.forDatabase(store.db, silentLogger)!;
   const bus = new SerializingBus();
   const mm = new MetaManager({
@@ -171,7 +181,7 @@ export async function runLoopPhase(
       if (text === undefined) return undefined;
       const t = performance.now();
       try {
-        const msg = parseMessage(text, transport);
+        const msg = parseMessage(text, transport, cloudSources);
         taken.set(msg, t);
         takenCount++;
         return msg;
@@ -307,7 +317,7 @@ if (import.meta.main) {
   }
   for (const phase of spec.phases) {
     const r = spec.driver === "loop"
-      ? await runLoopPhase(phase, spec.batch, spec.mode, spec.transport)
+      ? await runLoopPhase(phase, spec.batch, spec.mode, spec.transport, spec.release)
       : await runReplayPhase(phase);
     results.push(r);
     console.error(

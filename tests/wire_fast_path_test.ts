@@ -142,6 +142,17 @@ const frameLines: string[] = [
   `{"header":${header},"route":${route},"content":{"a":1},"x":1e400}`,
   `{"header":${header},"route":${route},"content":{"a":1}}{"trailing":`,
   `\t {"header":${header},"route":${route},"content":{"a":1}}`,
+  // the content as the last member: its end found from the object's closing brace
+  `{"header":${header},"route":${route},"content":{"a":1} \n\t}`,
+  `{"header":${header},"route":${route},"content":[1,{"b":"}"}] } trailing }`,
+  `{"header":${header},"route":${route},"content":{"a":1}} }`,
+  `{"header":${header},"route":${route},"content":{"a":1},"b":{"c":2}}`,
+  `{"header":${header},"route":${route},"content":{"a":1}, "b":[]}`,
+  // `e` and three digits inside strings are not exponents; in numbers they are
+  `{"header":${header},"route":${route},"content":{"uid":"4032789a-7931-5e6b","d":"sha256:2e123"}}`,
+  `{"header":${header},"route":${route},"content":{"a":[1, 2e300, -1.5E-300],"b":1e308}}`,
+  `{"header":${header},"route":${route},"content":{"a":[1,\n 2e309]}}`,
+  `{"header":${header},"route":${route},"content":{"a":[${"1".repeat(320)}]}}`,
 ];
 
 Deno.test("the fast path of websocket frames decodes every frame as the full decoder does", () => {
