@@ -29,6 +29,7 @@ import { WatchHub } from "../src/metaserver/watch.ts";
 import { MetaManager } from "../src/metamanager/process.ts";
 import { parseMessage } from "../src/beehive/wire.ts";
 import { parseSelection } from "../src/metaserver/read.ts";
+import { createLogger } from "../src/logger.ts";
 
 /** Decoded JSON in assertions. */
 // deno-lint-ignore no-explicit-any
@@ -718,6 +719,107 @@ Deno.test("handler: LIST with selectors, list kind, apiVersion and resourceVersi
   }
 });
 
+Deno.test("handler: LIST limit and continue with label and field selectors, as kube-apiserver", async () => {
+  const pods = Array.from(
+    { length: 30 },
+    (_, i) =>
+      pod("default", `p-${String(i).padStart(2, "0")}`, 100 + i, { app: i % 3 === 0 ? "a" : "b" }, {
+        phase: i % 2 === 1 ? "Running" : "Pending",
+      }),
+  );
+  const h = new Harness(pods, { historyEntries: 2 });
+  try {
+    /** Every page of `query` with `limit`: the names of each page, and each page's rv. */
+    const pages = async (query: string, limit: number) => {
+      const names: string[][] = [];
+      const rvs = new Set<string>();
+      let token = "";
+      do {
+        const cont = token === "" ? "" : `&continue=${encodeURIComponent(token)}`;
+        const r = await h.request(`/api/v1/namespaces/default/pods?${query}&limit=${limit}${cont}`);
+        assert.equal(r.status, 200, r.text);
+        const list = r.json();
+        names.push(list.items.map((p: Json) => p.metadata.name));
+        rvs.add(list.metadata.resourceVersion);
+        token = list.metadata.continue ?? "";
+        assert.ok(names.length < 20, "the pages end");
+      } while (token !== "");
+      return { names, rvs: [...rvs] };
+    };
+    const name = (i: number) => `p-${String(i).padStart(2, "0")}`;
+    const where = (f: (i: number) => boolean) => pods.map((_, i) => i).filter(f).map(name);
+    const byLabel = await pages("labelSelector=app%3Da", 4);
+    assert.deepEqual(byLabel.names.map((p) => p.length), [4, 4, 2]);
+    assert.deepEqual(byLabel.names.flat(), where((i) => i % 3 === 0));
+    assert.deepEqual(byLabel.rvs, ["129"], "every page reports the first page's revision");
+    const byField = await pages("fieldSelector=status.phase%3DRunning", 7);
+    assert.deepEqual(byField.names.map((p) => p.length), [7, 7, 1]);
+    assert.deepEqual(byField.names.flat(), where((i) => i % 2 === 1));
+    const both = await pages("labelSelector=app%3Db&fieldSelector=status.phase!%3DRunning", 3);
+    assert.deepEqual(both.names.flat(), where((i) => i % 3 !== 0 && i % 2 === 0));
+    assert.ok(both.names.slice(0, -1).every((p) => p.length === 3), JSON.stringify(both.names));
+    // as kube-apiserver: keys remain after the 10th match (none matches), so a continue
+    // token follows, whose page is empty; without a selector a full last page has none
+    const exact = await pages("labelSelector=app%3Da", 10);
+    assert.deepEqual(exact.names.map((p) => p.length), [10, 0]);
+    assert.deepEqual((await pages("", 30)).names.map((p) => p.length), [30]);
+    const whole = await pages("", 1000);
+    assert.deepEqual(whole.names.flat(), where(() => true));
+
+    // kube-apiserver's Status errors for continue tokens
+    const first = (await h.request("/api/v1/pods?limit=2")).json();
+    const token = encodeURIComponent(first.metadata.continue);
+    const status = async (path: string) => {
+      const r = await h.request(path);
+      const s = r.json();
+      assert.equal(s.kind, "Status");
+      assert.equal(s.code, r.status);
+      return s;
+    };
+    const withRv = await status(`/api/v1/pods?limit=2&continue=${token}&resourceVersion=5`);
+    assert.deepEqual([withRv.code, withRv.reason, withRv.message], [
+      400,
+      "BadRequest",
+      "specifying resource version is not allowed when using continue",
+    ]);
+    const notJson = btoa("{not json").replace(/=+$/, "");
+    const otherVersion = btoa(JSON.stringify({ v: "v2", rv: 1, start: "x\u0000" }));
+    const noStart = btoa(JSON.stringify({ v: "meta.k8s.io/v1", rv: 1, start: "" }));
+    for (
+      const [bad, message] of [
+        [
+          "a*b",
+          /^invalid continue token: continue key is not valid: illegal base64 data at input byte 1$/,
+        ],
+        [notJson, /^invalid continue token: continue key is not valid: /],
+        [otherVersion.replace(/=+$/, ""), /server does not recognize this encoded version$/],
+        [noStart.replace(/=+$/, ""), /encoded start key empty/],
+      ] as const
+    ) {
+      const s = await status(`/api/v1/pods?limit=2&continue=${encodeURIComponent(bad)}`);
+      assert.deepEqual([s.code, s.reason], [400, "BadRequest"], bad);
+      assert.match(s.message, message);
+    }
+    // a token whose revision the watch history no longer reaches has expired
+    for (let i = 0; i < 3; i++) h.apply("ADDED", pod("default", `late-${i}`, 200 + i));
+    const gone = await status(`/api/v1/pods?limit=2&continue=${token}`);
+    assert.deepEqual(gone, {
+      kind: "Status",
+      apiVersion: "v1",
+      metadata: {},
+      status: "Failure",
+      message: "The provided continue parameter is too old to display a consistent list " +
+        "result. You can start a new list without the continue parameter.",
+      reason: "Expired",
+      code: 410,
+    });
+    const fresh = (await h.request("/api/v1/pods?limit=2")).json();
+    assert.equal(fresh.metadata.resourceVersion, "202", "a new list starts at the revision");
+  } finally {
+    h.close();
+  }
+});
+
 // ------------------------------------------------------------------ watch
 
 Deno.test("watch: resourceVersion 0 or empty sends the current objects, then live changes", async () => {
@@ -960,6 +1062,87 @@ Deno.test("watch: one object by name, legacy /watch/ path, initial-events bookma
       metadata: { annotations: { "k8s.io/initial-events-end": "true" }, resourceVersion: "23" },
     });
     await wl.cancel();
+  } finally {
+    h.close();
+  }
+});
+
+Deno.test("watch: initial events are read in pages as the client takes them", async () => {
+  const COUNT = 3000;
+  const name = (i: number) => `q-${String(i).padStart(4, "0")}`;
+  const pods = Array.from({ length: COUNT }, (_, i) => pod("paged", name(i), 1000 + i));
+  const h = new Harness(pods);
+  try {
+    const w = await h.watch(
+      "/api/v1/namespaces/paged/pods?watch=true&sendInitialEvents=true&allowWatchBookmarks=true&resourceVersionMatch=NotOlderThan",
+    );
+    const events = await w.take(10);
+    assert.deepEqual(
+      events.map((e) => e.object.metadata.name),
+      pods.slice(0, 10).map((_, i) => name(i)),
+    );
+    // changes while the pages are read: to an object already sent (an event), to objects
+    // whose page is not read yet (no event: the page shows them as they are then)
+    h.apply("MODIFIED", pod("paged", name(5), 5000));
+    h.apply("MODIFIED", pod("paged", name(2900), 5001));
+    h.apply("DELETED", pod("paged", name(2901), 5002));
+    h.apply("ADDED", pod("paged", "q-9999", 5003));
+    for (;;) {
+      const [e] = await w.take(1);
+      events.push(e);
+      if (e.type === "BOOKMARK") break;
+    }
+    const of = (type: string) => events.filter((e) => e.type === type);
+    const added = of("ADDED").map((e) => e.object.metadata.name);
+    assert.equal(added.length, COUNT, "every object once: one deleted, one added");
+    assert.equal(new Set(added).size, COUNT);
+    assert.ok(!added.includes(name(2901)), "an object deleted before its page is not sent");
+    assert.equal(added.at(-1), "q-9999");
+    const late = of("ADDED").find((e) => e.object.metadata.name === name(2900));
+    assert.equal(late?.object.metadata.resourceVersion, "5001", "its page shows the change");
+    assert.deepEqual(
+      of("MODIFIED").map((e) => [e.object.metadata.name, e.object.metadata.resourceVersion]),
+      [[name(5), "5000"]],
+    );
+    assert.deepEqual(of("DELETED"), []);
+    assert.equal(events.at(-1)?.object.metadata.resourceVersion, "5003");
+    // after the initial events, every change is sent
+    h.apply("MODIFIED", pod("paged", name(2900), 5004));
+    assert.deepEqual((await w.take(1)).map((e) => [e.type, e.object.metadata.resourceVersion]), [
+      ["MODIFIED", "5004"],
+    ]);
+    await w.cancel();
+    assert.equal(h.hub.watcherCount, 0);
+  } finally {
+    h.close();
+  }
+});
+
+Deno.test("watch: slow watchers closed are counted and logged once per window, with the count", async () => {
+  const lines: string[] = [];
+  const h = new Harness(SEED, {
+    watcherBuffer: 1,
+    logger: createLogger("warn", (l) => lines.push(l)),
+  });
+  try {
+    const bodies = [];
+    for (let i = 0; i < 50; i++) {
+      const res = await h.handler(
+        new Request("http://127.0.0.1:10550/api/v1/pods?watch=true&resourceVersion=18"),
+      );
+      bodies.push(res.body!);
+    }
+    h.apply("ADDED", pod("default", "a", 20));
+    h.apply("MODIFIED", pod("default", "a", 21)); // every watcher is now 2 behind
+    assert.equal(h.hub.watcherCount, 0);
+    assert.equal(h.hub.slowClosed, 50);
+    const slow = lines.filter((l) => /slow watchers closed/.test(l));
+    assert.equal(slow.length, 1, lines.join("\n"));
+    assert.match(
+      slow[0],
+      /WARN metaserver: slow watchers closed gvr="\/v1, Resource=pods" .*count=1 window_s=10$/,
+    );
+    for (const b of bodies) await b.cancel();
   } finally {
     h.close();
   }

@@ -104,6 +104,10 @@ const WRITE_VERBS = new Set(["create", "update", "patch", "delete"]);
 export const PAGE_BYTES = 8 * 1024 * 1024;
 /** See {@link PAGE_BYTES}. */
 export const MAX_LIST_BYTES = 32 * 1024 * 1024;
+/** A watch's initial events are read in pages of at most this many objects... */
+const WATCH_PAGE_ITEMS = 500;
+/** ...or this much stored JSON (at least one object). */
+const WATCH_PAGE_BYTES = 1024 * 1024;
 
 /** kube-apiserver's message for a continue token whose resourceVersion is gone. */
 const CONTINUE_EXPIRED = "The provided continue parameter is too old to display a consistent " +
@@ -303,36 +307,30 @@ export function createMetaServerHandler(
     if (req.method === "HEAD") return new Response(null, { status: 200, headers });
     const initialEvents = queryBool(query, "sendInitialEvents") || rv === "" || rv === "0";
     const gvr = storedGvr(t.resource);
-    // The initial read and the registration happen in one synchronous turn: no committed
-    // change can fall between them.
+    // The initial events are read from the store a page at a time as the client takes
+    // them (the watcher leaves out changes its pages will show), never as one list.
     const initial = initialEvents
-      ? listPage(store, t.resource, t.namespace, t.name, selection, {
-        after: "",
-        limit: Infinity,
-        maxBytes: MAX_LIST_BYTES,
-        failOverBytes: true,
-      })?.items
+      ? (after: string) =>
+        listPage(store, t.resource, t.namespace, t.name, selection, {
+          after,
+          limit: WATCH_PAGE_ITEMS,
+          maxBytes: WATCH_PAGE_BYTES,
+        })!
       : undefined;
-    if (initialEvents && initial === undefined) {
-      return statusResponse(
-        tooLarge(
-          `the initial events of ${t.resource.resource} exceed the limit of ${MAX_LIST_BYTES} ` +
-            `bytes: list in pages with limit and continue, then watch from its resourceVersion`,
-        ),
-        req,
-      );
-    }
-    let afterInitial: string | undefined;
+    let afterInitial: ((revision: bigint) => string) | undefined;
     if (queryBool(query, "sendInitialEvents") && queryBool(query, "allowWatchBookmarks")) {
-      const bookmark = {
-        apiVersion: groupVersion(t.resource.group, t.resource.version),
-        kind: t.resource.kind,
-        metadata: {
-          annotations: { "k8s.io/initial-events-end": "true" },
-          resourceVersion: hub.revision.toString(),
-        },
-      };
-      afterInitial = eventLine("BOOKMARK", JSON.stringify(bookmark));
+      afterInitial = (revision) =>
+        eventLine(
+          "BOOKMARK",
+          JSON.stringify({
+            apiVersion: groupVersion(t.resource.group, t.resource.version),
+            kind: t.resource.kind,
+            metadata: {
+              annotations: { "k8s.io/initial-events-end": "true" },
+              resourceVersion: revision.toString(),
+            },
+          }),
+        );
     }
     const watcher = hub.watch({
       gvr,

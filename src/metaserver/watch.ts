@@ -35,8 +35,9 @@ import type { Logger } from "../logger.ts";
 import { WarnLimiter } from "../warn_limiter.ts";
 import { fieldLabels, resourceForStoredGvr } from "./resources.ts";
 import { type Selectable, selectableOf, type Selection, selects } from "./selectors.ts";
-import { expired, type Status } from "./status.ts";
+import { expired, internalError, type Status } from "./status.ts";
 import type { StoredObject } from "./representation.ts";
+import { compareKeys } from "../store/key.ts";
 
 /** Default number of changes kept for resuming watches. */
 export const DEFAULT_HISTORY_ENTRIES = 1_000;
@@ -124,12 +125,30 @@ export interface WatchSpec {
    * Replay the changes after this revision; undefined: start now (after `initial`).
    */
   since?: bigint;
-  /** Objects to send first as ADDED (the current state for resourceVersion "" or 0). */
-  initial?: StoredObject[];
-  /** A last line to send after `initial` (a BOOKMARK marking the end of initial events). */
-  afterInitial?: string;
+  /**
+   * Reads the objects to send first as ADDED (the current state for resourceVersion "" or
+   * 0), one page at a time in key order from after key `after` (see {@link InitialPage}).
+   */
+  initial?: (after: string) => InitialPage;
+  /**
+   * The line to send after the initial events (a BOOKMARK marking their end), given the
+   * hub's revision once the last page is read.
+   */
+  afterInitial?: (revision: bigint) => string;
   /** Seconds until the stream ends (default: random 1800–3600, like kube-apiserver). */
   timeoutSeconds?: number;
+}
+
+/**
+ * One page of a watch's initial events: objects in key order, and the last key read when
+ * more follow. Pages are read from the store as the client takes the events, so a watch
+ * over any database holds one page at a time; a change committed meanwhile to a key not
+ * read yet is not sent as an event, since its page shows the object as it is when read
+ * (a deleted object is not listed); a change to a key already sent is sent as usual.
+ */
+export interface InitialPage {
+  items: StoredObject[];
+  lastKey?: string;
 }
 
 const encoder = new TextEncoder();
@@ -148,6 +167,9 @@ export class Watcher {
   #wake?: () => void;
   #timer?: ReturnType<typeof setTimeout>;
   #onEnd: (w: Watcher) => void;
+  /** The last key of the initial pages read so far; undefined once all are read. */
+  #cursor?: string;
+  #revision: () => bigint;
 
   /** @internal created by {@link WatchHub.watch} */
   constructor(
@@ -155,9 +177,12 @@ export class Watcher {
     readonly bufferLimit: number,
     first: string[],
     onEnd: (w: Watcher) => void,
+    revision: () => bigint = () => 0n,
   ) {
     this.#pending = first;
     this.#onEnd = onEnd;
+    this.#revision = revision;
+    if (spec.since === undefined && spec.initial !== undefined) this.#cursor = "";
     this.stream = new ReadableStream<Uint8Array>({
       pull: (controller) => this.#pull(controller),
       cancel: () => this.end("client went away"),
@@ -177,8 +202,33 @@ export class Watcher {
     return this.#ended;
   }
 
+  /** True while initial pages remain to be read. */
+  get listing(): boolean {
+    return this.#cursor !== undefined;
+  }
+
+  /** Queues the next page of initial events (and the closing line after the last page). */
+  #readInitial(): void {
+    let page: InitialPage;
+    try {
+      page = this.spec.initial!(this.#cursor!);
+    } catch (e) {
+      this.#cursor = undefined;
+      this.fail(internalError(`reading the initial events failed: ${(e as Error).message}`));
+      return;
+    }
+    for (const item of page.items) this.#pending.push(eventLine("ADDED", item.json));
+    this.#cursor = page.lastKey;
+    if (this.#cursor === undefined && this.spec.afterInitial !== undefined) {
+      this.#pending.push(this.spec.afterInitial(this.#revision()));
+    }
+  }
+
   async #pull(controller: ReadableStreamDefaultController<Uint8Array>): Promise<void> {
     for (;;) {
+      if (this.#pending.length === 0 && this.#cursor !== undefined && !this.#ended) {
+        this.#readInitial();
+      }
       if (this.#pending.length > 0) {
         let n = 0, size = 0;
         while (n < this.#pending.length && (n === 0 || size < CHUNK_CHARS)) {
@@ -204,9 +254,16 @@ export class Watcher {
     this.#wake?.();
   }
 
-  /** Queues a live event line; a watcher whose buffer is full is failed instead. */
-  offer(line: string): void {
+  /**
+   * Queues a live event line about the object stored under `key`; a watcher whose buffer
+   * is full is failed instead. While initial pages are read, a change to a key after the
+   * last one read is left out: its page, read later, shows it.
+   */
+  offer(line: string, key?: string): void {
     if (this.#ended) return;
+    if (this.#cursor !== undefined && key !== undefined && compareKeys(key, this.#cursor) > 0) {
+      return;
+    }
     if (this.#live >= this.bufferLimit) {
       this.fail(
         expired(
@@ -358,7 +415,7 @@ export class WatchHub {
     this.#trim();
     for (const w of this.#watchers) {
       const line = this.#lineFor(w.spec, entry);
-      if (line !== undefined) w.offer(line);
+      if (line !== undefined) w.offer(line, row.key);
     }
   }
 
@@ -393,8 +450,8 @@ export class WatchHub {
   }
 
   /**
-   * Opens a watch. Call it in the same synchronous turn as the read of `spec.initial`, so
-   * that no committed change falls between the two. A `since` older than the history
+   * Opens a watch; its initial events (`spec.initial`) are read page by page as the client
+   * takes them (see {@link InitialPage}). A `since` older than the history
    * gives a watcher that sends one ERROR event (410 Expired) and ends.
    */
   watch(spec: WatchSpec): Watcher {
@@ -415,9 +472,8 @@ export class WatchHub {
           if (line !== undefined) first.push(line);
         }
       }
-    } else {
-      for (const item of spec.initial ?? []) first.push(eventLine("ADDED", item.json));
-      if (spec.afterInitial !== undefined) first.push(spec.afterInitial);
+    } else if (spec.initial === undefined && spec.afterInitial !== undefined) {
+      first.push(spec.afterInitial(this.#revision));
     }
     const w = new Watcher(spec, this.#buffer, first, (x) => {
       this.#watchers.delete(x);
@@ -433,7 +489,7 @@ export class WatchHub {
         reason: x.endReason,
         watches: this.#watchers.size,
       });
-    });
+    }, () => this.#revision);
     if (tooOld) w.fail(tooOld, "too old");
     else if (this.#closed) w.end("shutting down");
     else {

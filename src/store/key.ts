@@ -170,3 +170,23 @@ export function parseKey(key: string): ParsedKey {
   const name = at(5) === NULL_SEGMENT ? "" : at(5);
   return { gvr: gvrString(gv.group, gv.version, at(3)), namespace, name };
 }
+
+/**
+ * Compares two keys in the store's order (SQLite's BINARY collation: UTF-8 bytes, which is
+ * code point order); JavaScript's `<` compares UTF-16 code units, which differs where a
+ * surrogate pair meets U+E000-U+FFFF.
+ */
+export function compareKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    let x = a.charCodeAt(i), y = b.charCodeAt(i);
+    if (x === y) continue;
+    if (x >= 0xd800 && y >= 0xd800) {
+      // code units to code point order: surrogates above U+E000-U+FFFF
+      x = x >= 0xe000 ? x - 0x800 : x + 0x2000;
+      y = y >= 0xe000 ? y - 0x800 : y + 0x2000;
+    }
+    return x - y;
+  }
+  return a.length - b.length;
+}
