@@ -177,7 +177,7 @@ export class Watcher {
     readonly bufferLimit: number,
     first: string[],
     onEnd: (w: Watcher) => void,
-    revision: () => bigint = () => 0n,
+    revision: () => bigint,
   ) {
     this.#pending = first;
     this.#onEnd = onEnd;
@@ -200,11 +200,6 @@ export class Watcher {
   /** True once the watch has ended (nothing more will be queued). */
   get ended(): boolean {
     return this.#ended;
-  }
-
-  /** True while initial pages remain to be read. */
-  get listing(): boolean {
-    return this.#cursor !== undefined;
   }
 
   /** Queues the next page of initial events (and the closing line after the last page). */
