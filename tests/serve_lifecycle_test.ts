@@ -9,7 +9,7 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { Store } from "../src/store/store.ts";
-import { runCli, ServeProcess, withTimeout } from "./support/serve_process.ts";
+import { hasNpx, runCli, ServeProcess, withTimeout } from "./support/serve_process.ts";
 import { isMessage, WsModule } from "./support/ws_module.ts";
 import { cloudWrite } from "./support/crash.ts";
 import { OPCODE, RawWebSocket } from "./support/raw_http.ts";
@@ -78,10 +78,15 @@ function keysOfFileAlone(db: string, dir: string): Set<string> {
   }
 }
 
-Deno.test("serve: Ctrl-C of `deno task start` (SIGINT to the process group, twice): exit 0, every acked row in the file alone", async () => {
+/**
+ * A terminal's Ctrl-C, twice, to serve started by `how` (deno task start, or the README's
+ * `npx -y deno@2.9.6 task start`) after 100 acknowledged inserts: exit 0, `stopped` logged,
+ * no -wal/-shm left, every acknowledged row in the database file alone.
+ */
+async function ctrlCTwice(how: true | "npx"): Promise<void> {
   const dir = tempDir();
   const db = `${dir}/edgecore.db`;
-  const serve = await ServeProcess.start({ db, taskStart: true });
+  const serve = await ServeProcess.start({ db, taskStart: how, startTimeoutMs: 60_000 });
   let cloud: WsModule | undefined;
   try {
     cloud = await WsModule.connect(serve.address, "websocket", "hub", 10_000);
@@ -110,7 +115,7 @@ Deno.test("serve: Ctrl-C of `deno task start` (SIGINT to the process group, twic
         return await serve.kill(); // already exited: resolves with its status
       })(),
       20_000,
-      "deno task start did not exit after SIGINT",
+      `${how === "npx" ? "npx ... task start" : "deno task start"} did not exit after SIGINT`,
     );
     assert.equal(exit.code, 0, exit.stderr);
     assert.equal(exit.signal, null, exit.stderr);
@@ -128,6 +133,19 @@ Deno.test("serve: Ctrl-C of `deno task start` (SIGINT to the process group, twic
     await serve.kill();
     Deno.removeSync(dir, { recursive: true });
   }
+}
+
+Deno.test("serve: Ctrl-C of `deno task start` (SIGINT to the process group, twice): exit 0, every acked row in the file alone", async () => {
+  await ctrlCTwice(true);
+});
+
+// The README's quick start word for word: npx, the npm package's launcher, deno task and serve
+// all get the terminal's SIGINT (the original report: exit 130 and a 4 KB file through npx).
+Deno.test({
+  name:
+    "serve: Ctrl-C of the README's `npx -y deno@2.9.6 task start`, twice: exit 0, every acked row in the file alone",
+  ignore: !hasNpx(),
+  fn: () => ctrlCTwice("npx"),
 });
 
 Deno.test("serve: a missing directory is an error naming it, and nothing is created", async () => {

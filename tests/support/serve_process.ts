@@ -34,9 +34,11 @@ export interface ServeOptions {
   /**
    * Start it as a newcomer does, `deno task start ...`, in a process group of its own (a
    * terminal's foreground job): {@link ServeProcess.signalGroup} then signals deno task and
-   * serve together, as Ctrl-C does. The log level is the default (info).
+   * serve together, as Ctrl-C does. The log level is the default (info). `"npx"`: the
+   * README's quick start word for word, `npx -y deno@2.9.6 task start` (npx, the npm
+   * package's launcher, deno task and serve all in the group).
    */
-  taskStart?: boolean;
+  taskStart?: boolean | "npx";
 }
 
 /** The `deno run` flags of deno.json's `start` task but `-A` (`--v8-flags=...` and others). */
@@ -44,6 +46,28 @@ export function productRunFlags(): string[] {
   const config = JSON.parse(Deno.readTextFileSync(new URL("../../deno.json", import.meta.url)));
   const m = /deno run (.*?) main\.ts/.exec(config.tasks?.start ?? "");
   return m ? m[1].split(/\s+/).filter((f) => f.startsWith("--")) : [];
+}
+
+/**
+ * The README's quick-start command, word for word (`npx -y deno@2.9.6 task start`), so that
+ * the test starts serve exactly as a newcomer does.
+ * @throws {Error} when the README has no such line
+ */
+export function readmeQuickStart(): string[] {
+  const readme = Deno.readTextFileSync(new URL("../../README.md", import.meta.url));
+  const m = /^(npx -y deno@\S+ task start)\b/m.exec(readme);
+  if (!m) throw new Error("README.md has no `npx -y deno@... task start` line");
+  return m[1].split(" ");
+}
+
+/** Whether `npx` is on the PATH (the README's quick start needs it). */
+export function hasNpx(): boolean {
+  try {
+    return new Deno.Command("npx", { args: ["--version"], stdout: "null", stderr: "null" })
+      .outputSync().success;
+  } catch {
+    return false;
+  }
 }
 
 /** What a stopped serve left behind. */
@@ -118,7 +142,9 @@ export class ServeProcess {
     serveArgs.push(...(options.args ?? []));
     // setsid(1) run by a process that is not a group leader makes itself the leader of a new
     // session and process group, then execs deno: the child's pid is the group's id.
-    const [program, args]: [string, string[]] = options.taskStart
+    const [program, args]: [string, string[]] = options.taskStart === "npx"
+      ? ["setsid", [...readmeQuickStart(), ...serveArgs]]
+      : options.taskStart
       ? ["setsid", [Deno.execPath(), "task", "start", ...serveArgs]]
       : [Deno.execPath(), [
         "run",
@@ -140,7 +166,7 @@ export class ServeProcess {
       stderr: "piped",
     }).spawn();
     const proc = new ServeProcess(child);
-    proc.#group = options.taskStart ?? false;
+    proc.#group = Boolean(options.taskStart);
     try {
       const line = await proc.waitForLog(
         /\bINFO serving address=(\S+)/,
