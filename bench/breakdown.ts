@@ -16,7 +16,8 @@
  * that no cost hides outside the steps. The "of which" rows split `handle` into its parts
  * (timed in isolation on the same messages; the rest of handle is shown, not hidden).
  *
- * Usage: deno run -A bench/breakdown.ts [--n N] [--json] [--only fixed/raw,...]
+ * Usage: deno run -A bench/breakdown.ts [--n N] [--json] [--only fixed/raw,...]; ends with a line
+ * `breakdown: K of N sums within 10% ...: PASS` (or FAIL, naming those apart, and exit 1)
  *
  * Findings of the profiles (deno run --cpu-prof over bench/lib_run.ts, summarized with
  * bench/cpuprofile.ts) are kept in bench/PROFILE.md.
@@ -344,7 +345,12 @@ interface VariantResult {
   sum_us: number;
   loop_us: number;
   sum_vs_loop: number;
+  /** Whether the steps' sum is within 10% of the loop's measured CPU per message. */
+  within_10pct: boolean;
 }
+
+/** How far the steps' sum may be from the loop's measured CPU per message. */
+const SUM_TOLERANCE = 0.1;
 
 async function measure(dir: string, v: Variant, j: Journal, n: number): Promise<VariantResult> {
   const path = `${dir}/${j.name}.ndjson`;
@@ -426,6 +432,7 @@ async function measure(dir: string, v: Variant, j: Journal, n: number): Promise<
     sum_us: sum,
     loop_us: loop.cpu_us_per_msg,
     sum_vs_loop: round(sum / loop.cpu_us_per_msg, 3),
+    within_10pct: Math.abs(sum / loop.cpu_us_per_msg - 1) <= SUM_TOLERANCE,
   };
 }
 
@@ -460,7 +467,7 @@ if (import.meta.main) {
           console.log(
             `${String(r.sum_us).padStart(9)}  = sum of the steps; the batch loop measured ` +
               `${r.loop_us} µs/msg: sum/loop ${r.sum_vs_loop}` +
-              (Math.abs(r.sum_vs_loop - 1) > 0.1 ? "  (MORE THAN 10% APART)" : ""),
+              (r.within_10pct ? "" : "  (MORE THAN 10% APART)"),
           );
           console.log("  handle, of which (each timed alone):");
           for (const s of r.handle_parts) {
@@ -469,7 +476,23 @@ if (import.meta.main) {
         }
       }
     }
-    if (json) console.log(JSON.stringify({ messages: n, batch: BATCH, results }));
+    if (results.length === 0) {
+      throw new Error(
+        `--only ${only?.join(",")} matches no variant (${VARIANTS.map((v) => v.name).join("; ")})`,
+      );
+    }
+    const apart = results.filter((r) => !r.within_10pct);
+    const pass = apart.length === 0;
+    if (json) console.log(JSON.stringify({ messages: n, batch: BATCH, results, pass }));
+    // The verdict of item 3 of issue #21, on stderr so that --json stays one object.
+    console.error(
+      `\nbreakdown: ${results.length - apart.length} of ${results.length} sums within 10% ` +
+        `of the batch loop's CPU per message: ${pass ? "PASS" : "FAIL"}` +
+        (pass
+          ? ""
+          : ` (${apart.map((r) => `${r.variant} ${r.journal} ${r.sum_vs_loop}`).join(", ")})`),
+    );
+    if (!pass) Deno.exitCode = 1;
   } finally {
     await Deno.remove(dir, { recursive: true });
   }
