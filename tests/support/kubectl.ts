@@ -8,6 +8,7 @@
 
 import assert from "node:assert/strict";
 import { withTimeout } from "./serve_process.ts";
+import { scaled } from "./time_scale.ts";
 import { isMessage, type WsModule } from "./ws_module.ts";
 
 const JOURNALS = new URL("../../fixtures/journals/", import.meta.url);
@@ -82,7 +83,9 @@ export class Kubectl {
 
   #command(args: string[], piped: boolean): Deno.Command {
     return new Deno.Command(KUBECTL!, {
-      args: ["--server", this.server, "--request-timeout=30s", ...args],
+      // kubectl's --request-timeout also ends a watch (`get -w`) after that long: scaled, so
+      // that a watch step under aarch64 emulation is not cut at 30 s (TEST_TIME_SCALE).
+      args: ["--server", this.server, `--request-timeout=${scaled(30_000) / 1000}s`, ...args],
       // a fresh HOME (discovery cache) and no kubeconfig, nothing from the developer
       env: { HOME: this.home, KUBECONFIG: "/dev/null", PATH: Deno.env.get("PATH") ?? "" },
       clearEnv: true,
