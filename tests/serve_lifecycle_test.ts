@@ -9,7 +9,8 @@
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { Store } from "../src/store/store.ts";
-import { hasNpx, runCli, ServeProcess, withTimeout } from "./support/serve_process.ts";
+import { runCli, ServeProcess, withTimeout } from "./support/serve_process.ts";
+import { onPath } from "./support/on_path.ts";
 import { isMessage, WsModule } from "./support/ws_module.ts";
 import { cloudWrite } from "./support/crash.ts";
 import { OPCODE, RawWebSocket } from "./support/raw_http.ts";
@@ -144,7 +145,7 @@ Deno.test("serve: Ctrl-C of `deno task start` (SIGINT to the process group, twic
 Deno.test({
   name:
     "serve: Ctrl-C of the README's `npx -y deno@2.9.6 task start`, twice: exit 0, every acked row in the file alone",
-  ignore: !hasNpx(),
+  ignore: onPath("npx") === undefined,
   fn: () => ctrlCTwice("npx"),
 });
 

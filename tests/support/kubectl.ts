@@ -8,23 +8,13 @@
 
 import assert from "node:assert/strict";
 import { withTimeout } from "./serve_process.ts";
+import { onPath } from "./on_path.ts";
 import { scaled } from "./time_scale.ts";
 import { isMessage, type WsModule } from "./ws_module.ts";
 
 const JOURNALS = new URL("../../fixtures/journals/", import.meta.url);
 /** How long a test waits for an acknowledgement or kubectl output. */
 export const WAIT_MS = 20_000;
-
-function onPath(cmd: string): string | undefined {
-  for (const dir of (Deno.env.get("PATH") ?? "").split(":")) {
-    if (dir === "") continue;
-    try {
-      const p = `${dir}/${cmd}`;
-      if (Deno.statSync(p).isFile) return p;
-    } catch { /* not here */ }
-  }
-  return undefined;
-}
 
 /** Path of `kubectl`, undefined when it is not on PATH. */
 export const KUBECTL: string | undefined = onPath("kubectl");

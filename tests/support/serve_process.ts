@@ -60,16 +60,6 @@ export function readmeQuickStart(): string[] {
   return m[1].split(" ");
 }
 
-/** Whether `npx` is on the PATH (the README's quick start needs it). */
-export function hasNpx(): boolean {
-  try {
-    return new Deno.Command("npx", { args: ["--version"], stdout: "null", stderr: "null" })
-      .outputSync().success;
-  } catch {
-    return false;
-  }
-}
-
 /** What a stopped serve left behind. */
 export interface ServeExit {
   code: number;
