@@ -114,6 +114,14 @@ async function burst(edged: "reading" | "absent" | "slow"): Promise<void> {
     const heldPeak = metric(metrics, "edgecore_meta_held_frames_peak");
     assert.ok(pauses > 0, "serve stopped reading the cloud's socket at least once");
     assert.ok(heldPeak <= HELD_LIMIT, `inbox peak ${heldPeak} frames (limit ${HELD_LIMIT})`);
+    // The backlog was decoded by the frame decoder's worker (a machine of two cores or more).
+    if ((navigator.hardwareConcurrency ?? 1) >= 2) {
+      const workerBatches = metric(
+        metrics,
+        'edgecore_meta_decoded_frame_batches_total{thread="worker"}',
+      );
+      assert.ok(workerBatches > 0, `batches decoded on the worker: ${workerBatches}`);
+    }
 
     const peak = Math.max(...rss.samples.map(([, b]) => b));
     rss.stop();

@@ -66,6 +66,15 @@ export class Content {
     return c;
   }
 
+  /**
+   * Content rebuilt from its parts ({@link json} and {@link bytes}) as another thread
+   * decoded it (src/metamanager/frame_decoder.ts); its value is parsed again if asked.
+   */
+  static fromParts(json: string, bytes: boolean): Content {
+    if (json === "null" && !bytes) return Content.NULL;
+    return new Content(json, bytes);
+  }
+
   /** A list of strings (e.g. stored values), encoded as Go encodes `[]string`. */
   static ofStrings(list: string[]): Content {
     return new Content(escapeHtml(JSON.stringify(list)), false);

@@ -13,6 +13,9 @@
  *   {@link INBOX_PAUSE_BYTES}), the bridge stops reading the peer's socket (TCP
  *   backpressure: the sender's writes block once the kernel buffers are full) and resumes
  *   when the inbox is down to half. The inbox's size is reported (`held()`, /metrics).
+ * - Frames are decoded in batches, a batch ahead of those being handed on, by the
+ *   {@link FrameDecoding} given (serve's decodes a backlog on a worker thread, see
+ *   src/metamanager/frame_decoder.ts); the results are handed on in the order received.
  * - Messages for the module (or its group) go to the client as frames, one at a time,
  *   each after the socket's send buffer is below {@link SEND_BUFFER_BYTES}: a slow reader
  *   leaves its messages in the module's bus queue (bounded, see src/beehive/bus.ts; what
@@ -45,6 +48,28 @@ const OPEN = 1; // WebSocket.OPEN
 /** The pump sends a module's next message only while the socket buffers less than this. */
 export const SEND_BUFFER_BYTES = 1024 * 1024;
 
+/** Frames decoded per batch at most (and {@link DECODE_BATCH_BYTES}). */
+export const DECODE_BATCH_FRAMES = 64;
+/** Bytes of frames decoded per batch at most. */
+export const DECODE_BATCH_BYTES = 1024 * 1024;
+
+/** What decodes the bridge's frames: a batch of texts to messages (or errors), in order. */
+export interface FrameDecoding {
+  decode(texts: string[]): Promise<(Message | Error)[]>;
+}
+
+/** Decoding on the bridge's own thread, one frame at a time. */
+const INLINE_DECODING: FrameDecoding = {
+  decode: (texts) =>
+    Promise.resolve(texts.map((t) => {
+      try {
+        return parseMessage(t);
+      } catch (e) {
+        return e instanceof Error ? e : new Error(String(e));
+      }
+    })),
+};
+
 /** Options of a {@link ModuleBridge}. */
 export interface ModuleBridgeOptions {
   bus: MessageBus;
@@ -58,12 +83,16 @@ export interface ModuleBridgeOptions {
   onDetach?: (name: string, group: string) => void;
   /** Called for every malformed or refused frame (`oversized` for one over the limit). */
   onBadFrame?: (kind: "oversized" | "bad") => void;
+  /** Decodes frames (default: parseMessage on this thread). */
+  decoder?: FrameDecoding;
 }
 
 /** One attached peer's frames that wait for room in their destination queue. */
 interface Inbox {
   frames: string[];
-  /** Bytes of `frames` (UTF-8). */
+  /** Frames taken from `frames` to be decoded, not yet handed on. */
+  decoding: number;
+  /** Bytes of `frames` and of those being decoded (UTF-8). */
   bytes: number;
   draining: boolean;
   /** Whether the socket's reading is paused because the inbox is full. */
@@ -108,7 +137,7 @@ export class ModuleBridge {
   /** Frames received from attached peers that wait for room in their destination queue. */
   held(): number {
     let n = 0;
-    for (const a of this.#attached.values()) n += a.inbox.frames.length;
+    for (const a of this.#attached.values()) n += a.inbox.frames.length + a.inbox.decoding;
     return n;
   }
 
@@ -154,7 +183,7 @@ export class ModuleBridge {
     const { bus, logger } = this.options;
     if (!bus.hasModule(name)) bus.addModule(name, group);
     const abort = new AbortController();
-    const inbox: Inbox = { frames: [], bytes: 0, draining: false, paused: false };
+    const inbox: Inbox = { frames: [], decoding: 0, bytes: 0, draining: false, paused: false };
     const closed = Promise.withResolvers<void>();
     const entry: Attached = { group, abort, inbox, socket, closed: closed.promise };
     this.#attached.set(name, entry);
@@ -279,11 +308,9 @@ export class ModuleBridge {
     }
     inbox.frames.push(data.toString()); // ws has checked the UTF-8 (1007 otherwise)
     inbox.bytes += bytes;
-    if (inbox.frames.length > this.heldPeak) this.heldPeak = inbox.frames.length;
-    if (
-      !inbox.paused &&
-      (inbox.frames.length >= INBOX_PAUSE_FRAMES || inbox.bytes >= INBOX_PAUSE_BYTES)
-    ) {
+    const held = inbox.frames.length + inbox.decoding;
+    if (held > this.heldPeak) this.heldPeak = held;
+    if (!inbox.paused && (held >= INBOX_PAUSE_FRAMES || inbox.bytes >= INBOX_PAUSE_BYTES)) {
       inbox.paused = true;
       this.readPauses++;
       socket.pause(); // TCP backpressure until the inbox is down to half
@@ -291,25 +318,52 @@ export class ModuleBridge {
     if (!inbox.draining) this.#drain(socket, peer, inbox);
   }
 
-  /** Hands the inbox's frames to their destinations in order, each when there is room. */
+  /** Takes the inbox's next frames (a batch) and starts decoding them. */
+  #decodeNext(
+    inbox: Inbox,
+  ): { texts: string[]; decoded: Promise<(Message | Error)[]> } | undefined {
+    if (inbox.frames.length === 0) return undefined;
+    let n = 0, bytes = 0;
+    while (n < inbox.frames.length && n < DECODE_BATCH_FRAMES && bytes < DECODE_BATCH_BYTES) {
+      bytes += inbox.frames[n++].length;
+    }
+    const texts = inbox.frames.splice(0, n);
+    inbox.decoding += n;
+    const decoder = this.options.decoder ?? INLINE_DECODING;
+    return { texts, decoded: decoder.decode(texts) };
+  }
+
+  /**
+   * Hands the inbox's frames to their destinations in order, each when there is room; the
+   * next batch is decoded meanwhile.
+   */
   async #drain(socket: PeerSocket, peer: string, inbox: Inbox): Promise<void> {
     inbox.draining = true;
     try {
-      let data: string | undefined;
-      while ((data = inbox.frames.shift()) !== undefined) {
-        inbox.bytes -= data.length; // ASCII in practice; exact enough for a threshold
-        if (
-          inbox.paused && inbox.frames.length <= INBOX_PAUSE_FRAMES / 2 &&
-          inbox.bytes <= INBOX_PAUSE_BYTES / 2
-        ) {
-          inbox.paused = false;
-          socket.resume();
+      // The frames of the same socket read arrive in one go: let them make one batch.
+      await Promise.resolve();
+      let batch = this.#decodeNext(inbox);
+      while (batch !== undefined) {
+        const decoded = await batch.decoded;
+        const next = this.#decodeNext(inbox);
+        for (let k = 0; k < decoded.length; k++) {
+          inbox.decoding--;
+          inbox.bytes -= batch.texts[k].length; // ASCII in practice; exact enough for a threshold
+          if (
+            inbox.paused && inbox.frames.length + inbox.decoding <= INBOX_PAUSE_FRAMES / 2 &&
+            inbox.bytes <= INBOX_PAUSE_BYTES / 2
+          ) {
+            inbox.paused = false;
+            socket.resume();
+          }
+          const admit = this.#frame(socket, peer, decoded[k]);
+          if (admit) await admit;
         }
-        const admit = this.#frame(socket, peer, data);
-        if (admit) await admit;
+        batch = next ?? this.#decodeNext(inbox);
       }
     } finally {
       inbox.draining = false;
+      inbox.decoding = 0;
       inbox.bytes = 0;
       inbox.idle?.resolve();
       inbox.idle = undefined;
@@ -336,18 +390,15 @@ export class ModuleBridge {
     if (socket.readyState === OPEN) socket.send(JSON.stringify({ error }));
   }
 
-  /** Routes one frame; returns the wait for room in its destination queue, if any. */
-  #frame(socket: PeerSocket, peer: string, data: string): Promise<unknown> | undefined {
+  /** Routes one decoded frame; returns the wait for room in its destination queue, if any. */
+  #frame(socket: PeerSocket, peer: string, msg: Message | Error): Promise<unknown> | undefined {
     const { bus } = this.options;
-    let msg: Message;
-    try {
-      msg = parseMessage(data);
-    } catch (e) {
+    if (msg instanceof Error) {
       this.#refuse(
         socket,
         peer,
         "bad",
-        e instanceof WireError ? `invalid message: ${e.message}` : String(e),
+        msg instanceof WireError ? `invalid message: ${msg.message}` : String(msg),
       );
       return;
     }

@@ -70,13 +70,44 @@ function isObject(v: unknown): v is KubeObject {
   return v !== null && typeof v === "object" && !Array.isArray(v);
 }
 
-/** The objects a message's content stands for: one object, or each item of a list. */
-function objectsOf(content: Content): { objects: unknown[]; list: boolean } {
+/**
+ * What Inject needs of a content that stands for one storable object (the common insert
+ * or update), computed ahead of processing, possibly on another thread
+ * (src/metamanager/frame_decoder.ts): the object's meta_v2 row and its resourceVersion as
+ * written. Structured-clonable.
+ */
+export interface PreparedObject {
+  row: MetaV2Row;
+  /** metadata.resourceVersion as written (for the UnstorableResourceVersion text). */
+  rv: string;
+}
+
+/** Prepared rows of contents (see {@link prepareObject}), by content. */
+const PREPARED = new WeakMap<Content, PreparedObject>();
+
+/** Makes {@link inject} use `prepared` for `content` instead of decoding it again. */
+export function attachPrepared(content: Content, prepared: PreparedObject): void {
+  PREPARED.set(content, prepared);
+}
+
+/**
+ * The prepared row of `content` when it stands for one storable object (not a list):
+ * the decoding, classification and Go marshal that {@link inject} would do, done now.
+ * Undefined for anything else (inject then decides everything itself).
+ */
+export function prepareObject(content: Content): PreparedObject | undefined {
+  const decoded = decodedObject(content);
+  if (decoded === undefined || Array.isArray(decoded.items)) return undefined;
+  return { row: rowForObject(decoded, content.goJsonOf(decoded)), rv: resourceVersionOf(decoded) };
+}
+
+/** The content decoded as the unstructured decoder does, when it is an object with a kind. */
+function decodedObject(content: Content): KubeObject | undefined {
   let decoded: unknown;
   try {
     decoded = content.exactValue();
   } catch {
-    return { objects: [], list: false };
+    return undefined;
   }
   // The unstructured decode needs a kind, taken with the group/version of an apiVersion
   // that parses (a list's own apiVersion too: `apps/v1/x` fails the decode, no events).
@@ -84,8 +115,15 @@ function objectsOf(content: Content): { objects: unknown[]; list: boolean } {
     !isObject(decoded) || typeof decoded.kind !== "string" || decoded.kind === "" ||
     !isStorable(decoded)
   ) {
-    return { objects: [], list: false };
+    return undefined;
   }
+  return decoded;
+}
+
+/** The objects a message's content stands for: one object, or each item of a list. */
+function objectsOf(content: Content): { objects: unknown[]; list: boolean } {
+  const decoded = decodedObject(content);
+  if (decoded === undefined) return { objects: [], list: false };
   return Array.isArray(decoded.items)
     ? { objects: decoded.items, list: true }
     : { objects: [decoded], list: false };
@@ -117,6 +155,17 @@ export function inject(
   if (release === "1.23") {
     if (resourceType.includes("lease") && msg.route.source === "edged") return [];
     return injectV123(msg, metaV2, type);
+  }
+  const prepared = PREPARED.get(msg.content);
+  if (prepared !== undefined) {
+    // One storable object with a kind: what the loop below does for it (no list checks).
+    const row = prepared.row;
+    if (type !== "DELETED" && typeof row.resourceversion === "bigint" && row.resourceversion < 0n) {
+      throw new UnstorableResourceVersion(0, prepared.rv);
+    }
+    if (type === "DELETED") metaV2.deleteByKey(row.key);
+    else metaV2.insertOrReplace(row);
+    return [{ type, row }];
   }
   const changes: StoreChange[] = [];
   const { objects, list } = objectsOf(msg.content);
@@ -152,6 +201,15 @@ export function inject(
  * apiVersion that does not parse, or whose resourceVersion the database refuses, is skipped.
  */
 function injectV123(msg: Message, metaV2: MetaV2Dao, type: WatchEventType): StoreChange[] {
+  const prepared = PREPARED.get(msg.content);
+  if (prepared !== undefined) {
+    // One storable object with a kind: what the loop below does for it.
+    const row = prepared.row;
+    if (typeof row.resourceversion === "bigint" && row.resourceversion < 0n) return [];
+    if (type === "DELETED") metaV2.deleteByKey(row.key);
+    else metaV2.insertOrReplace(row);
+    return [{ type, row }];
+  }
   const changes: StoreChange[] = [];
   const { objects, list } = objectsOf(msg.content);
   for (const o of objects) {

@@ -22,6 +22,7 @@ import type { Logger } from "../logger.ts";
 import type { MessageBus } from "../beehive/bus.ts";
 import type { ModuleBridge } from "../bridge/websocket.ts";
 import type { MetaManager } from "../metamanager/process.ts";
+import type { FrameDecoder } from "../metamanager/frame_decoder.ts";
 import type { Store } from "../store/store.ts";
 import type { WatchHub } from "../metaserver/watch.ts";
 import type { ApplicationAgent } from "../metaserver/application.ts";
@@ -38,6 +39,7 @@ export interface ServeState {
   readonly bus: MessageBus;
   readonly mm: MetaManager;
   readonly bridge: ModuleBridge;
+  readonly decoder: FrameDecoder;
   readonly watchHub?: WatchHub;
   readonly applications: ApplicationAgent;
   /** True once shutdown has begun: requests get 503. */
@@ -137,6 +139,10 @@ export function createHandler(
           heldFrames: svc.bridge.held(),
           heldFramesPeak: svc.bridge.heldPeak,
           readPauses: svc.bridge.readPauses,
+          decodedBatches: {
+            worker: svc.decoder.stats.workerBatches,
+            main: svc.decoder.stats.inlineBatches,
+          },
         }),
         200,
         "text/plain; version=0.0.4; charset=utf-8",

@@ -68,6 +68,8 @@ export class Metrics {
     heldFramesPeak?: number;
     /** Times reading a peer's socket was paused because its inbox was full. */
     readPauses?: number;
+    /** Batches of frames decoded by the frame decoder's worker and on the main thread. */
+    decodedBatches?: { worker: number; main: number };
   }): string {
     const lines: string[] = [];
     const esc = (s: string) => s.replace(/\\/g, "\\\\").replace(/"/g, '\\"').replace(/\n/g, "\\n");
@@ -102,6 +104,17 @@ export class Metrics {
     );
     lines.push("# TYPE edgecore_meta_peer_read_pauses_total counter");
     lines.push(`edgecore_meta_peer_read_pauses_total ${gauges.readPauses ?? 0}`);
+    lines.push(
+      "# HELP edgecore_meta_decoded_frame_batches_total Batches of frames decoded, by thread (worker: a backlog on the second core).",
+    );
+    lines.push("# TYPE edgecore_meta_decoded_frame_batches_total counter");
+    for (const thread of ["main", "worker"] as const) {
+      lines.push(
+        `edgecore_meta_decoded_frame_batches_total{thread="${thread}"} ${
+          gauges.decodedBatches?.[thread] ?? 0
+        }`,
+      );
+    }
     lines.push("# HELP edgecore_meta_commit_seconds Latency of batch commits.");
     lines.push("# TYPE edgecore_meta_commit_seconds histogram");
     for (const [b, n] of this.commitBuckets) {

@@ -14,6 +14,7 @@ import { configuredRelease, listenAddress } from "../config/config.ts";
 import { checkForcedSync, checkProcessRelease } from "../metamanager/compat.ts";
 import type { Logger } from "../logger.ts";
 import { runMetaManagerLoop } from "../metamanager/module.ts";
+import { FrameDecoder } from "../metamanager/frame_decoder.ts";
 import {
   connectionMessage,
   EDGED_MODULE,
@@ -102,6 +103,8 @@ export class EdgeMetaService implements ServeState {
   readonly bus: MessageBus;
   readonly mm: MetaManager;
   readonly bridge: ModuleBridge;
+  /** Decodes the bridge's frames (a backlog on a worker thread, on two cores or more). */
+  readonly decoder: FrameDecoder;
   /** MetaServer watches (when metaServer.enable): fed with meta_v2 changes after commit. */
   readonly watchHub?: WatchHub;
   /** The MetaServer's application round-trip to the cloud (spec/metaserver.md §6). */
@@ -155,9 +158,11 @@ export class EdgeMetaService implements ServeState {
       remoteQueryTimeout: mmc.remoteQueryTimeout,
       onChanges: hub,
     });
+    this.decoder = new FrameDecoder({ logger });
     this.bridge = new ModuleBridge({
       bus: this.bus,
       logger,
+      decoder: this.decoder,
       defaultDestination: this.#module,
       maxFrameBytes: config.edgecoreMeta.maxMessageBytes,
       onAttach: (_name, group) => {
@@ -362,7 +367,10 @@ export class EdgeMetaService implements ServeState {
       },
       pending: () =>
         `closing handshake with ${this.bridge.closingPeers().join(",") || "no module"}`,
-      cleanup: () => this.bridge.flushWarnings(),
+      cleanup: () => {
+        this.decoder.close();
+        this.bridge.flushWarnings();
+      },
     }));
     r.register(servicePart("metaServer", {
       enabled: this.watchHub !== undefined,

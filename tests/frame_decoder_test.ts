@@ -1,0 +1,176 @@
+/**
+ * The frame decoder (src/metamanager/frame_decoder.ts): frames decoded on its worker thread,
+ * with their meta_v2 rows prepared there, give exactly what decoding on the main thread
+ * gives: the same messages and errors, the same database rows and the same outbound
+ * messages, for every fixture journal and hostile case, in every release, mode and
+ * transport; in order; and nothing is lost when the worker stops with batches in flight.
+ */
+import assert from "node:assert/strict";
+import { type Message, toWire } from "../src/beehive/message.ts";
+import { CLOUD_SOURCES, CLOUD_SOURCES_V1_23, type Transport } from "../src/beehive/wire.ts";
+import type { CompatMode } from "../src/metamanager/compat.ts";
+import { type Decoded, FrameDecoder } from "../src/metamanager/frame_decoder.ts";
+import type { Bus } from "../src/metamanager/outbox.ts";
+import { MetaManager } from "../src/metamanager/process.ts";
+import { dumpJson } from "../src/store/dump.ts";
+import type { KubeEdgeRelease } from "../src/store/schema.ts";
+import { Store } from "../src/store/store.ts";
+
+const FIXTURES = new URL("../fixtures/", import.meta.url);
+
+/** Every line of the fixture journals and hostile cases (blank lines dropped). */
+function fixtureLines(): { file: string; lines: string[] }[] {
+  const out: { file: string; lines: string[] }[] = [];
+  for (const dir of ["journals", "journals-v1.23", "fuzz", "fuzz-variants", "bad"]) {
+    for (const e of Deno.readDirSync(new URL(`${dir}/`, FIXTURES))) {
+      if (!e.name.endsWith(".ndjson") || e.name.endsWith(".out.ndjson")) continue;
+      const text = Deno.readTextFileSync(new URL(`${dir}/${e.name}`, FIXTURES));
+      out.push({ file: `${dir}/${e.name}`, lines: text.split("\n").filter((l) => l.trim()) });
+    }
+  }
+  return out;
+}
+
+/** Records every outbound message as its wire text. */
+class WireBus implements Bus {
+  readonly sent: string[] = [];
+  send(module: string, msg: Message): void {
+    this.sent.push(`send ${module} ${toWire(msg)}`);
+  }
+  sendToGroup(group: string, msg: Message): void {
+    this.sent.push(`group ${group} ${toWire(msg)}`);
+  }
+  sendResp(msg: Message): void {
+    this.sent.push(`resp ${toWire(msg)}`);
+  }
+  sendSync(): Promise<Message> {
+    return Promise.reject(new Error("timeout to get response"));
+  }
+}
+
+function describe(d: Decoded): string {
+  if (d instanceof Error) return `${d.name}: ${d.message}`;
+  return JSON.stringify({
+    header: { ...d.header, timestamp: String(d.header.timestamp) },
+    route: d.route,
+    json: d.content.json,
+    bytes: d.content.bytes,
+  });
+}
+
+/** Processes decoded lines through a fresh store; its dump and what it sent. */
+async function run(
+  decoded: Decoded[],
+  release: KubeEdgeRelease,
+  mode: CompatMode,
+): Promise<{ dump: string; sent: string[] }> {
+  const store = Store.open(":memory:", { release });
+  const bus = new WireBus();
+  let n = 0;
+  const mm = new MetaManager({
+    store,
+    bus,
+    mode,
+    identity: { newId: () => `id-${n++}`, now: () => 1_700_000_000_000 },
+    onPanic: () => {},
+  });
+  for (const d of decoded) {
+    if (d instanceof Error) continue;
+    await mm.handle(d);
+  }
+  const dump = dumpJson(store.db);
+  store.close();
+  return { dump, sent: bus.sent };
+}
+
+const VARIANTS: { release: KubeEdgeRelease; mode: CompatMode; transport: Transport }[] = [
+  { release: "1.10", mode: "fixed", transport: "raw" },
+  { release: "1.10", mode: "strict", transport: "websocket" },
+  { release: "1.23", mode: "fixed", transport: "raw" },
+  { release: "1.23", mode: "strict", transport: "websocket" },
+];
+
+Deno.test("frame decoder: the worker's messages, rows and replies equal the main thread's, for every fixture", async (t) => {
+  const files = fixtureLines();
+  assert.ok(files.length >= 40, `fixtures found: ${files.length}`);
+  for (const v of VARIANTS) {
+    await t.step(`v${v.release} ${v.mode}/${v.transport}`, async () => {
+      const cloudSources = v.release === "1.23" ? CLOUD_SOURCES_V1_23 : CLOUD_SOURCES;
+      const worker = new FrameDecoder({
+        transport: v.transport,
+        cloudSources,
+        worker: true,
+        minWorkerBatch: 1,
+      });
+      const inline = new FrameDecoder({ transport: v.transport, cloudSources, worker: false });
+      try {
+        for (const { file, lines } of files) {
+          const a = await worker.decode(lines);
+          const b = inline.decodeInline(lines);
+          assert.deepEqual(a.map(describe), b.map(describe), file);
+          const ra = await run(a, v.release, v.mode);
+          const rb = await run(b, v.release, v.mode);
+          assert.equal(ra.dump, rb.dump, `${file}: database`);
+          assert.deepEqual(ra.sent, rb.sent, `${file}: outbound messages`);
+        }
+        assert.equal(worker.stats.workerBatches, files.length, "every batch went to the worker");
+        assert.equal(worker.stats.inlineBatches, 0);
+      } finally {
+        worker.close();
+      }
+    });
+  }
+});
+
+Deno.test("frame decoder: batches come back in the order asked; a stop with batches in flight loses none", async () => {
+  const line = (i: number) =>
+    JSON.stringify({
+      header: { msg_id: `m${i}`, timestamp: i },
+      route: {
+        source: "edgecontroller",
+        group: "resource",
+        operation: "insert",
+        resource: `default/pod/p${i}`,
+      },
+      content: {
+        apiVersion: "v1",
+        kind: "Pod",
+        metadata: { name: `p${i}`, namespace: "default", resourceVersion: String(i) },
+      },
+    });
+  const decoder = new FrameDecoder({ worker: true, minWorkerBatch: 2 });
+  const batches = Array.from(
+    { length: 50 },
+    (_, b) => Array.from({ length: 1 + (b % 7) }, (_, k) => line(b * 10 + k)),
+  );
+  const results = batches.map((texts) => decoder.decode(texts));
+  // Stops the worker while most batches are still in flight: they are decoded here.
+  await results[0];
+  decoder.close();
+  const all = await Promise.all(results);
+  for (let b = 0; b < batches.length; b++) {
+    assert.deepEqual(
+      all[b].map((d) => (d as Message).header.msgId),
+      batches[b].map((_, k) => `m${b * 10 + k}`),
+    );
+  }
+  assert.ok(decoder.stats.workerBatches > 0, "the worker decoded some batches");
+  assert.ok(decoder.stats.inlineBatches > 0, "batches of one frame and those held at the stop");
+  // After the stop everything is decoded here, at once.
+  const after = await decoder.decode([line(1), line(2), line(3), line(4)]);
+  assert.equal(after.length, 4);
+});
+
+Deno.test("frame decoder: a malformed frame is the same WireError on either thread", async () => {
+  const decoder = new FrameDecoder({ worker: true, minWorkerBatch: 1 });
+  try {
+    const texts = ['{"header":{"msg_id":5}}', "not json", "[]", '{"content":{"a":1}'];
+    const a = await decoder.decode(texts);
+    const b = decoder.decodeInline(texts);
+    assert.deepEqual(a.map(describe), b.map(describe));
+    for (const d of a) assert.ok(d instanceof Error);
+    assert.match(describe(a[0]), /^WireError: header\.msg_id: expected a string, got number/);
+  } finally {
+    decoder.close();
+  }
+});
