@@ -101,13 +101,15 @@ Examples:
       try {
         try {
           // Attached modules may take the whole deadline to finish the closing handshake;
-          // one that never answers is still open when the deadline ends serve (exit 1).
+          // one that never answers is still open when the deadline ends serve (exit 1). The
+          // bridge's own limit is a second later, so that the deadline, not a tie between
+          // two timers of the same length, decides (the exit names the closing handshake).
           await EdgeMetaService.start({
             config,
             logger,
             create: opts.create ?? false,
             registry,
-            closeLimitMs: deadlineMs,
+            closeLimitMs: deadlineMs + 1000,
           });
         } catch (e) {
           if (e instanceof DatabaseError) throw e;

@@ -31,7 +31,7 @@ export type Decoded = Message | Error;
  * slots per frame (structured cloning of plain strings and numbers costs about half that
  * of the same values in objects). Slot 0 is the kind: {@link KIND_MESSAGE} (then the header,
  * route, content and, when prepared, the meta_v2 row: see {@link packFrame}),
- * {@link KIND_WIRE_ERROR} (field, reason) or {@link KIND_ERROR} (text).
+ * {@link KIND_WIRE_ERROR} (field, reason) or {@link KIND_ERROR} (name, message).
  */
 export type PackedFrames = (string | number | bigint | boolean | undefined)[];
 
@@ -73,7 +73,8 @@ export function packFrame(
       out[at + 2] = e.reason;
     } else {
       out[at] = KIND_ERROR;
-      out[at + 1] = String(e);
+      out[at + 1] = e instanceof Error ? e.name : "Error";
+      out[at + 2] = e instanceof Error ? e.message : String(e);
     }
     return;
   }
@@ -122,7 +123,9 @@ export function unpackFrames(frames: PackedFrames): Decoded[] {
       continue;
     }
     if (kind !== KIND_MESSAGE) {
-      out.push(new Error(frames[at + 1] as string));
+      const e = new Error(frames[at + 2] as string);
+      e.name = frames[at + 1] as string; // String(e) as on the worker
+      out.push(e);
       continue;
     }
     const content = Content.fromParts(frames[at + 12] as string, frames[at + 13] as boolean);

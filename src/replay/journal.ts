@@ -8,6 +8,7 @@
 import type { Message } from "../beehive/message.ts";
 import { decodeUtf8Go, goTrimSpace } from "../beehive/go_decode.ts";
 import { parseMessage, type Transport, WireError } from "../beehive/wire.ts";
+import type { Decoded, FrameDecoder } from "../metamanager/frame_decoder.ts";
 
 /** One journal line: a message, or why it is not one. */
 export type JournalEntry =
@@ -17,20 +18,30 @@ export type JournalEntry =
 /** The longest journal line processed (bytes, as serve's default `maxMessageBytes`). */
 export const MAX_LINE_BYTES = 16 * 1024 * 1024;
 
+/** One line of a byte stream (see {@link readLineBatches}). */
+export interface StreamLine {
+  line: number;
+  text: string;
+  /** Set (its size in bytes) for a line longer than the limit, whose text is empty. */
+  tooLong?: number;
+}
+
 /**
- * Lines of a byte stream, numbered from 1 (a trailing `\r` is dropped). A line longer than
+ * Lines of a byte stream, numbered from 1 (a trailing `\r` is dropped), in batches: the
+ * lines that each read of the stream completes (nothing waits for more input than one
+ * read gives, so a live stream's lines come as they arrive). A line longer than
  * `maxBytes` is not kept in memory: it is skipped as it streams by and yielded with
  * `tooLong` (its size in bytes) and empty `text`.
  */
-export async function* readLines(
+export async function* readLineBatches(
   stream: ReadableStream<Uint8Array>,
   maxBytes = MAX_LINE_BYTES,
-): AsyncGenerator<{ line: number; text: string; tooLong?: number }> {
+): AsyncGenerator<StreamLine[]> {
   let parts: Uint8Array[] = [];
   let size = 0;
   let skipping = false;
   let line = 0;
-  const finish = () => {
+  const finish = (): StreamLine => {
     line++;
     if (skipping) return { line, text: "", tooLong: size };
     const bytes = new Uint8Array(size);
@@ -51,6 +62,7 @@ export async function* readLines(
     skipping = false;
   };
   for await (const chunk of stream) {
+    const batch: StreamLine[] = [];
     let start = 0;
     for (;;) {
       const nl = chunk.indexOf(0x0a, start);
@@ -62,12 +74,21 @@ export async function* readLines(
       }
       if (!skipping && piece.length > 0) parts.push(piece);
       if (nl < 0) break;
-      yield finish();
+      batch.push(finish());
       reset();
       start = nl + 1;
     }
+    if (batch.length > 0) yield batch;
   }
-  if (size > 0 || skipping) yield finish();
+  if (size > 0 || skipping) yield [finish()];
+}
+
+/** The lines of a byte stream one by one (see {@link readLineBatches}). */
+export async function* readLines(
+  stream: ReadableStream<Uint8Array>,
+  maxBytes = MAX_LINE_BYTES,
+): AsyncGenerator<StreamLine> {
+  for await (const batch of readLineBatches(stream, maxBytes)) yield* batch;
 }
 
 /**
@@ -89,23 +110,67 @@ export function parseJournalLine(
   }
 }
 
-/** The messages (or errors) of a journal stream, in order. */
+function tooLongEntry(line: number, bytes: number): JournalEntry {
+  return {
+    line,
+    text: "",
+    error: `line ${line}: message of ${bytes} bytes exceeds the limit of ` +
+      `${MAX_LINE_BYTES} bytes (maxMessageBytes)`,
+  };
+}
+
+/**
+ * The messages (or errors) of a journal stream, in order. With a `decoder`, the lines of
+ * each read are decoded as one batch (on its worker when it is worth it), the next read's
+ * while this one's entries are processed; the entries are the same as without.
+ */
 export async function* readJournal(
   stream: ReadableStream<Uint8Array>,
   transport: Transport = "raw",
   cloudSources?: ReadonlySet<string>,
+  decoder?: FrameDecoder,
 ): AsyncGenerator<JournalEntry> {
-  for await (const { line, text, tooLong } of readLines(stream)) {
-    if (tooLong !== undefined) {
-      yield {
-        line,
-        text: "",
-        error: `line ${line}: message of ${tooLong} bytes exceeds the limit of ` +
-          `${MAX_LINE_BYTES} bytes (maxMessageBytes)`,
-      };
-      continue;
+  if (decoder === undefined) {
+    for await (const { line, text, tooLong } of readLines(stream)) {
+      if (tooLong !== undefined) {
+        yield tooLongEntry(line, tooLong);
+        continue;
+      }
+      const entry = parseJournalLine(line, text, transport, cloudSources);
+      if (entry) yield entry;
     }
-    const entry = parseJournalLine(line, text, transport, cloudSources);
-    if (entry) yield entry;
+    return;
+  }
+  const batches = readLineBatches(stream);
+  type Started = { lines: StreamLine[]; decoded: Promise<Decoded[]> };
+  const start = async (): Promise<Started | undefined> => {
+    const r = await batches.next();
+    if (r.done) return undefined;
+    const lines = r.value.filter((l) => l.tooLong !== undefined || goTrimSpace(l.text) !== "");
+    const texts = lines.filter((l) => l.tooLong === undefined).map((l) => l.text);
+    return { lines, decoded: decoder.decode(texts) };
+  };
+  try {
+    let cur = await start();
+    while (cur !== undefined) {
+      const next = start(); // the next read, and its decoding, while these are processed
+      next.catch(() => {}); // awaited below
+      const decoded = await cur.decoded;
+      let k = 0;
+      for (const { line, text, tooLong } of cur.lines) {
+        if (tooLong !== undefined) {
+          yield tooLongEntry(line, tooLong);
+          continue;
+        }
+        const d = decoded[k++];
+        if (d instanceof Error) {
+          const reason = d instanceof WireError ? d.message : String(d);
+          yield { line, text, error: `line ${line}: ${reason}` };
+        } else yield { line, text, message: d };
+      }
+      cur = await next;
+    }
+  } finally {
+    await batches.return(undefined);
   }
 }

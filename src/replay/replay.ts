@@ -8,6 +8,7 @@
 import { CLOUD_SOURCES, CLOUD_SOURCES_V1_23, type Transport } from "../beehive/wire.ts";
 import type { CompatMode } from "../metamanager/compat.ts";
 import { MetaManager } from "../metamanager/process.ts";
+import { FrameDecoder } from "../metamanager/frame_decoder.ts";
 import type { Store } from "../store/store.ts";
 import type { Logger } from "../logger.ts";
 import { readJournal } from "./journal.ts";
@@ -50,6 +51,12 @@ export interface ReplayOptions {
    * committed); the summary then has `interrupted` set.
    */
   signal?: AbortSignal;
+  /**
+   * Whether lines are decoded (and their meta_v2 rows prepared) on a worker thread, the
+   * next read's while this one's are processed (default: on a machine with two cores or
+   * more; see src/metamanager/frame_decoder.ts). The output is the same either way.
+   */
+  decodeOnWorker?: boolean;
 }
 
 /** What a replay did. */
@@ -118,11 +125,14 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     if (signal?.aborted) resolve("aborted");
     signal?.addEventListener("abort", () => resolve("aborted"), { once: true });
   });
-  const entries = readJournal(
-    options.journal,
+  const cloudSources = options.store.release === "1.23" ? CLOUD_SOURCES_V1_23 : CLOUD_SOURCES;
+  const decoder = new FrameDecoder({
     transport,
-    options.store.release === "1.23" ? CLOUD_SOURCES_V1_23 : CLOUD_SOURCES,
-  );
+    cloudSources,
+    worker: options.decodeOnWorker,
+    logger: options.logger,
+  });
+  const entries = readJournal(options.journal, transport, cloudSources, decoder);
   let inBatch = 0;
   try {
     for (;;) {
@@ -172,6 +182,7 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     throw e;
   } finally {
     if (summary.interrupted) void entries.return(undefined).catch(() => {});
+    decoder.close();
   }
   summary.events = recorder.events;
   summary.elapsedMs = performance.now() - started;
