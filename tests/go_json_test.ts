@@ -228,3 +228,62 @@ Deno.test("goSurrogates: unpaired surrogate escapes become U+FFFD as Go unquotes
   const plain = String.raw`{"a":"\u00e9\n"}`;
   assert.equal(goSurrogates(plain), plain, "text without surrogate escapes is returned as is");
 });
+
+Deno.test("needsExactParse: the decoded value says when the exact parse is needed, as the text scan did", async () => {
+  const { needsExactParse, hasLongInteger, parseJsonExact, parseJsonGoStrings } = await import(
+    "../src/beehive/go_json.ts"
+  );
+  const texts = [
+    '{"a":1,"b":[1.5,-2,"x"],"c":{"d":null}}',
+    '{"rv":"9223372036854775808","n":9223372036854775807}',
+    '{"n":9007199254740993}',
+    '{"n":9007199254740992}',
+    '{"n":1234567890123456}',
+    '{"n":-0}',
+    '{"n":-0.0}',
+    '{"n":0}',
+    '{"n":1e400}',
+    '{"n":-1e400}',
+    '{"n":1e20}',
+    '{"n":1.5e300,"m":[[[-9223372036854775808]]]}',
+    '{"s":"12345678901234567890","t":"-0"}',
+    '[1,2,{"x":[{"y":99999999999999999999}]}]',
+    '{"__proto__":{"n":18446744073709551615}}',
+  ];
+  for (const dir of ["journals", "fuzz", "bad"]) {
+    for (const e of Deno.readDirSync(new URL(`../fixtures/${dir}/`, import.meta.url))) {
+      if (!e.name.endsWith(".ndjson")) continue;
+      const text = Deno.readTextFileSync(new URL(`../fixtures/${dir}/${e.name}`, import.meta.url));
+      texts.push(...text.split("\n").filter((l) => l.trim()));
+    }
+  }
+  let exact = 0;
+  for (const t of texts) {
+    let plain: unknown;
+    try {
+      plain = parseJsonGoStrings(t);
+    } catch {
+      continue; // invalid JSON: both ways throw the same parse error
+    }
+    const old = () => hasLongInteger(t) ? parseJsonExact(t) : plain;
+    const now = () => needsExactParse(plain) ? parseJsonExact(t) : plain;
+    let a: unknown, b: unknown, ea: unknown, eb: unknown;
+    try {
+      a = old();
+    } catch (e) {
+      ea = String(e);
+    }
+    try {
+      b = now();
+    } catch (e) {
+      eb = String(e);
+    }
+    assert.deepEqual(b, a, t.slice(0, 200));
+    assert.equal(eb, ea, t.slice(0, 200));
+    if (needsExactParse(plain)) exact++;
+  }
+  assert.ok(exact >= 8, `texts that take the exact parse: ${exact}`);
+  // Nesting as deep as Go accepts does not overflow the walk.
+  const deep = "[".repeat(10_000) + "1" + "]".repeat(10_000);
+  assert.equal(needsExactParse(JSON.parse(deep)), false);
+});

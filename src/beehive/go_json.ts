@@ -307,6 +307,39 @@ function stringifySorted(value: unknown, slow: () => void): string | undefined {
   });
 }
 
+const UNSAFE = 2 ** 53;
+
+/**
+ * True when a value decoded by `JSON.parse` may differ from {@link parseJsonExact}'s of
+ * the same text: it holds a number that is -0 (an integer `-0` is int64 0), not finite
+ * (`1e400`: an error in Go), or of magnitude 2^53 or more (an integer literal that may
+ * have lost digits). Anything else decodes the same either way. A walk of the decoded
+ * value (iterative: nesting as deep as Go's decoder accepts) costs a fraction of
+ * {@link hasLongInteger}'s scan of the text, which it replaces where the value is at hand.
+ */
+export function needsExactParse(value: unknown): boolean {
+  const stack: unknown[] = [value];
+  while (stack.length > 0) {
+    const v = stack.pop();
+    if (typeof v === "number") {
+      if (!(v < UNSAFE && v > -UNSAFE) || (v === 0 && 1 / v < 0)) return true;
+    } else if (typeof v === "object" && v !== null) {
+      if (Array.isArray(v)) {
+        for (let i = 0; i < v.length; i++) {
+          const x = v[i];
+          if (typeof x === "object" || typeof x === "number") stack.push(x);
+        }
+      } else {
+        for (const k in v) {
+          const x = (v as Record<string, unknown>)[k];
+          if (typeof x === "object" || typeof x === "number") stack.push(x);
+        }
+      }
+    }
+  }
+  return false;
+}
+
 /**
  * True when JSON text needs {@link parseJsonExact}: an integer literal long enough to
  * lose digits as a JS number, an integer `-0` (int64 0, not float64 -0), or a number

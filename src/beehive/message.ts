@@ -10,7 +10,7 @@ import {
   goCompact,
   goMarshal,
   goString,
-  hasLongInteger,
+  needsExactParse,
   parseJsonExact,
   parseJsonGoStrings,
 } from "./go_json.ts";
@@ -103,7 +103,8 @@ export class Content {
    * int64 keep every digit (see parseJsonExact). Reuses {@link value} when equivalent.
    */
   exactValue(): unknown {
-    return hasLongInteger(this.json) ? parseJsonExact(this.json) : this.value();
+    const v = this.value();
+    return needsExactParse(v) ? parseJsonExact(this.json) : v;
   }
 
   /**
