@@ -12,7 +12,8 @@
  *    store opened as serve opens it) into a database file.
  *    Then the same loop as every other release, mode and transport (LOOP_VARIANTS: v1.10
  *    strict with the WebSocket transport, upstream's default, and strict/raw; v1.23 fixed,
- *    strict/websocket and strict/raw), insert and update journals, each ratio to raw.
+ *    strict/websocket and strict/raw; v1.10 fixed/raw with the frame decoder's worker, as serve
+ *    with edgecoreMeta.decodeOnWorker), insert and update journals, each ratio to raw.
  * 4. library, secondary: the same journals through replay() (1000 lines per commit).
  * 5. serve: `main.ts serve` as a subprocess, a cloud WebSocket client streaming inserts
  *    with a window of unacknowledged messages, and an edged client draining frames.
@@ -57,6 +58,8 @@ interface LoopVariant {
   release: KubeEdgeRelease;
   mode: CompatMode;
   transport: Transport;
+  /** Where lines are decoded (default inline, serve's default). */
+  decoder?: "worker";
 }
 
 /**
@@ -70,6 +73,14 @@ const LOOP_VARIANTS: LoopVariant[] = [
   { name: "v1.23 fixed/raw", release: "1.23", mode: "fixed", transport: "raw" },
   { name: "v1.23 strict/websocket", release: "1.23", mode: "strict", transport: "websocket" },
   { name: "v1.23 strict/raw", release: "1.23", mode: "strict", transport: "raw" },
+  // serve with edgecoreMeta.decodeOnWorker: frames decoded on the frame decoder's worker
+  {
+    name: "v1.10 fixed/raw decodeOnWorker",
+    release: "1.10",
+    mode: "fixed",
+    transport: "raw",
+    decoder: "worker",
+  },
 ];
 /** The headline loop's name in the variant tables: serve's default. */
 const HEADLINE_VARIANT = "v1.10 fixed/raw";
@@ -442,6 +453,7 @@ async function main(): Promise<number> {
           mode: v.mode,
           transport: v.transport,
           release: v.release,
+          decoder: v.decoder,
           phases: [
             { name: "insert", journal: j.insert, db: vDb },
             { name: "update", journal: j.update, db: vDb },

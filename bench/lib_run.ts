@@ -18,7 +18,12 @@
  */
 
 import { type Message, systemIdentity, toWire } from "../src/beehive/message.ts";
-import { CLOUD_SOURCES, CLOUD_SOURCES_V1_23, type Transport } from "../src/beehive/wire.ts";
+import {
+  CLOUD_SOURCES,
+  CLOUD_SOURCES_V1_23,
+  parseMessage,
+  type Transport,
+} from "../src/beehive/wire.ts";
 import type { CompatMode } from "../src/metamanager/compat.ts";
 import { runMetaManagerLoop } from "../src/metamanager/module.ts";
 import type { Bus } from "../src/metamanager/outbox.ts";
@@ -51,8 +56,9 @@ export interface LibSpec {
   release?: KubeEdgeRelease;
   batch: number;
   /**
-   * Where the loop driver decodes lines (default: as serve's bridge does, the frame
-   * decoder's worker on a machine with two cores; `inline` on the loop's thread).
+   * Where the loop driver decodes lines (default `inline`, serve's default: each line when
+   * the loop takes it; `worker`: the frame decoder's worker, as serve with
+   * edgecoreMeta.decodeOnWorker). Replay: its decodeOnWorker.
    */
   decoder?: "worker" | "inline";
   phases: { name: string; journal: string; db: string }[];
@@ -269,15 +275,31 @@ export async function runLoopPhase(
   resetPeakRss();
   sampler.start(20);
 
-  const decoder = new FrameDecoder({
-    transport,
-    cloudSources,
-    worker: decoderKind === undefined ? undefined : decoderKind === "worker",
-  });
-  const feed = new DecodedFeed(feeder, decoder, 128, Math.max(1, batch / 128), (msg, t) => {
-    taken.set(msg, t);
-    takenCount++;
-  }, () => errors++);
+  // serve's default: each frame parsed when the loop takes it; with the decoder's worker
+  // (edgecoreMeta.decodeOnWorker), lines decoded ahead in batches as the bridge does then.
+  const decoder = decoderKind === "worker"
+    ? new FrameDecoder({ transport, cloudSources, worker: true })
+    : undefined;
+  const feed = decoder &&
+    new DecodedFeed(feeder, decoder, 128, Math.max(1, batch / 128), (msg, t) => {
+      taken.set(msg, t);
+      takenCount++;
+    }, () => errors++);
+  const pull = (): Message | undefined => {
+    for (;;) {
+      const text = feeder.take();
+      if (text === undefined) return undefined;
+      const t = performance.now();
+      try {
+        const msg = parseMessage(text, transport, cloudSources);
+        taken.set(msg, t);
+        takenCount++;
+        return msg;
+      } catch {
+        errors++;
+      }
+    }
+  };
   const started = performance.now();
   const cpu0 = cpuUs();
   const mainCpu0 = threadCpuNs();
@@ -287,13 +309,18 @@ export async function runLoopPhase(
     logger: silentLogger,
     maxBatch: batch,
     receive: async () => {
-      const m = await feed.next(2 * batch);
+      let m: Message | undefined;
+      if (feed) m = await feed.next(2 * batch);
+      else {
+        await feeder.fill(2 * batch);
+        m = pull();
+      }
       if (m) return m;
       // End of the journal: stop; the loop finishes what it holds and returns.
       abort.abort();
       throw new Error("journal finished");
     },
-    tryReceive: () => feed.tryNext(),
+    tryReceive: () => feed ? feed.tryNext() : pull(),
     onProcessed: (msg) => {
       const t0 = taken.get(msg);
       if (t0 !== undefined) {
@@ -315,7 +342,7 @@ export async function runLoopPhase(
     file.close();
   } catch { /* closed by the stream */ }
   await checkpointer.close();
-  decoder.close();
+  decoder?.close();
   store.close();
   const lat = latencySummary(Float64Array.from(latencies));
   return {
@@ -340,7 +367,10 @@ export async function runLoopPhase(
   };
 }
 
-export async function runReplayPhase(phase: LibSpec["phases"][number]): Promise<PhaseResult> {
+export async function runReplayPhase(
+  phase: LibSpec["phases"][number],
+  decoderKind?: "worker" | "inline",
+): Promise<PhaseResult> {
   const store = Store.open(phase.db);
   const file = await Deno.open(phase.journal);
   let events = 0, eventBytes = 0, last = performance.now();
@@ -356,6 +386,7 @@ export async function runReplayPhase(phase: LibSpec["phases"][number]): Promise<
     store,
     mode: "fixed",
     answers: { cloud: new Map(), edged: new Map() },
+    decodeOnWorker: decoderKind === undefined ? undefined : decoderKind === "worker",
     write: (line) => {
       events++;
       eventBytes += line.length;
@@ -416,7 +447,7 @@ if (import.meta.main) {
         spec.release,
         spec.decoder,
       )
-      : await runReplayPhase(phase);
+      : await runReplayPhase(phase, spec.decoder);
     results.push(r);
     console.error(
       `  ${spec.driver} ${phase.name}: ${r.msgs_per_s} msg/s, p50 ${r.p50_ms} ms, ` +

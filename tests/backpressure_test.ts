@@ -63,10 +63,14 @@ function metric(text: string, name: string): number {
   return line ? Number(line.slice(name.length + 1)) : NaN;
 }
 
-async function burst(edged: "reading" | "absent" | "slow"): Promise<void> {
+async function burst(edged: "reading" | "absent" | "slow", decodeOnWorker = false): Promise<void> {
   const dir = await Deno.makeTempDir({ prefix: "burst-" });
   const db = `${dir}/e.db`;
-  const serve = await ServeProcess.start({ db, productFlags: true });
+  const serve = await ServeProcess.start({
+    db,
+    productFlags: true,
+    env: decodeOnWorker ? { EDGECORE_META_DECODE_ON_WORKER: "true" } : {},
+  });
   const rss = new RssSampler(serve.pid, 100);
   let fast: CountingSocket | undefined;
   let slow: SlowWsReader | undefined;
@@ -114,14 +118,15 @@ async function burst(edged: "reading" | "absent" | "slow"): Promise<void> {
     const heldPeak = metric(metrics, "edgecore_meta_held_frames_peak");
     assert.ok(pauses > 0, "serve stopped reading the cloud's socket at least once");
     assert.ok(heldPeak <= HELD_LIMIT, `inbox peak ${heldPeak} frames (limit ${HELD_LIMIT})`);
-    // The backlog was decoded by the frame decoder's worker (a machine of two cores or more).
-    if ((navigator.hardwareConcurrency ?? 1) >= 2) {
-      const workerBatches = metric(
-        metrics,
-        'edgecore_meta_decoded_frame_batches_total{thread="worker"}',
-      );
+    // With decodeOnWorker (on two cores or more) the backlog went to the frame decoder's
+    // worker; by default every frame is decoded on the main thread.
+    const workerBatches = metric(
+      metrics,
+      'edgecore_meta_decoded_frame_batches_total{thread="worker"}',
+    );
+    if (decodeOnWorker && (navigator.hardwareConcurrency ?? 1) >= 2) {
       assert.ok(workerBatches > 0, `batches decoded on the worker: ${workerBatches}`);
-    }
+    } else assert.equal(workerBatches, 0, "nothing decoded on a worker by default");
 
     const peak = Math.max(...rss.samples.map(([, b]) => b));
     rss.stop();
@@ -170,4 +175,11 @@ Deno.test({
   name: `burst: ${INSERTS} unwindowed inserts with edged reading 100 msg/s: all acked`,
   ...opts,
   fn: () => burst("slow"),
+});
+
+Deno.test({
+  name:
+    `burst: ${INSERTS} unwindowed inserts, edgecoreMeta.decodeOnWorker: all acked, decoded on the worker`,
+  ...opts,
+  fn: () => burst("reading", true),
 });

@@ -264,6 +264,7 @@ Deno.test("our edgecoreMeta section", async () => {
   maxMessageBytes: 2048
   busyTimeoutMs: 250
   allowRemote: true
+  decodeOnWorker: true
 `);
   assert.deepEqual(warnings, []);
   assert.deepEqual(config.edgecoreMeta, {
@@ -278,6 +279,7 @@ Deno.test("our edgecoreMeta section", async () => {
     maxMessageBytes: 2048,
     busyTimeoutMs: 250,
     allowRemote: true,
+    decodeOnWorker: true,
   });
   assert.equal(listenAddress(config), "unix:/run/edgecore-meta.sock");
 });

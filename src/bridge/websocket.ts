@@ -52,14 +52,19 @@ export const SEND_BUFFER_BYTES = 1024 * 1024;
 export const DECODE_BATCH_FRAMES = 64;
 /** Bytes of frames decoded per batch at most. */
 export const DECODE_BATCH_BYTES = 1024 * 1024;
+/** Batches being decoded ahead of the one being handed on, at most. */
+export const DECODE_AHEAD_BATCHES = 4;
 
 /** What decodes the bridge's frames: a batch of texts to messages (or errors), in order. */
 export interface FrameDecoding {
   decode(texts: string[]): Promise<(Message | Error)[]>;
+  /** Whether to decode in batches, ahead (else one frame at a time, when admitted). */
+  readonly prefersBatches?: boolean;
 }
 
 /** Decoding on the bridge's own thread, one frame at a time. */
 const INLINE_DECODING: FrameDecoding = {
+  prefersBatches: false,
   decode: (texts) =>
     Promise.resolve(texts.map((t) => {
       try {
@@ -323,13 +328,14 @@ export class ModuleBridge {
     inbox: Inbox,
   ): { texts: string[]; decoded: Promise<(Message | Error)[]> } | undefined {
     if (inbox.frames.length === 0) return undefined;
+    const decoder = this.options.decoder ?? INLINE_DECODING;
+    const most = decoder.prefersBatches ? DECODE_BATCH_FRAMES : 1;
     let n = 0, bytes = 0;
-    while (n < inbox.frames.length && n < DECODE_BATCH_FRAMES && bytes < DECODE_BATCH_BYTES) {
+    while (n < inbox.frames.length && n < most && bytes < DECODE_BATCH_BYTES) {
       bytes += inbox.frames[n++].length;
     }
     const texts = inbox.frames.splice(0, n);
     inbox.decoding += n;
-    const decoder = this.options.decoder ?? INLINE_DECODING;
     return { texts, decoded: decoder.decode(texts) };
   }
 
@@ -342,10 +348,23 @@ export class ModuleBridge {
     try {
       // The frames of the same socket read arrive in one go: let them make one batch.
       await Promise.resolve();
-      let batch = this.#decodeNext(inbox);
-      while (batch !== undefined) {
+      const started: { texts: string[]; decoded: Promise<(Message | Error)[]> }[] = [];
+      const ahead = (this.options.decoder ?? INLINE_DECODING).prefersBatches
+        ? DECODE_AHEAD_BATCHES
+        : 1;
+      const startMore = () => {
+        while (started.length < ahead) {
+          const b = this.#decodeNext(inbox);
+          if (b === undefined) break;
+          started.push(b);
+        }
+      };
+      startMore();
+      while (started.length > 0) {
+        const batch = started[0];
         const decoded = await batch.decoded;
-        const next = this.#decodeNext(inbox);
+        started.shift();
+        if (ahead > 1) startMore(); // decoding goes on while these are handed on
         for (let k = 0; k < decoded.length; k++) {
           inbox.decoding--;
           inbox.bytes -= batch.texts[k].length; // ASCII in practice; exact enough for a threshold
@@ -359,7 +378,7 @@ export class ModuleBridge {
           const admit = this.#frame(socket, peer, decoded[k]);
           if (admit) await admit;
         }
-        batch = next ?? this.#decodeNext(inbox);
+        startMore();
       }
     } finally {
       inbox.draining = false;

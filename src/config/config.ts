@@ -64,6 +64,12 @@ export interface EdgecoreMetaConfig {
   busyTimeoutMs: number;
   /** Allow binding a non-loopback address. */
   allowRemote: boolean;
+  /**
+   * Decode a backlog of frames on a worker thread (src/metamanager/frame_decoder.ts). Off by
+   * default: on the 2-core bench machine it cost serve more CPU than it saved
+   * (bench/PROFILE.md); for a node whose other cores are idle.
+   */
+  decodeOnWorker: boolean;
   /** This node's name in applications sent to the cloud ("" = the host name, lowercase). */
   nodeName: string;
   /** Our MetaServer settings. */
@@ -114,6 +120,7 @@ export function defaultConfig(): Config {
       maxMessageBytes: 16 * 1024 * 1024,
       busyTimeoutMs: 5000,
       allowRemote: false,
+      decodeOnWorker: false,
       nodeName: "",
       metaServer: { writes: true },
     },
@@ -265,6 +272,7 @@ export const ENVIRONMENT: Record<string, [path: string, kind: Kind]> = {
   EDGECORE_META_METASERVER_ENABLE: ["modules.metaManager.metaServer.enable", "bool"],
   EDGECORE_META_METASERVER_WRITES: ["edgecoreMeta.metaServer.writes", "bool"],
   EDGECORE_META_NODE_NAME: ["edgecoreMeta.nodeName", "string"],
+  EDGECORE_META_DECODE_ON_WORKER: ["edgecoreMeta.decodeOnWorker", "bool"],
 };
 
 /** Builds a nested object from dotted paths. */

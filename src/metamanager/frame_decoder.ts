@@ -9,11 +9,14 @@
  * frames is kept. Nothing about the guarantees changes: the loop still acknowledges after
  * commit, one batch per transaction.
  *
- * When it pays (bench/PROFILE.md): a batch of fewer than `minWorkerBatch` frames is decoded
- * here, at once (one frame at a time gains nothing from the hop, and loses its latency);
- * so is every batch when the machine has one core, or once the worker failed (logged). The
- * worker starts at the first backlog and stops after `idleMs` without work, so an idle
- * service does not keep its heap.
+ * When it pays (bench/PROFILE.md): only when asked (`worker: true`; serve's
+ * `edgecoreMeta.decodeOnWorker`, replay's `decodeOnWorker`). On the 2-core bench machine,
+ * whose two cores the clients share, the hop cost more CPU (structured clone, a second
+ * heap) than it took off the main thread, so it is off by default. A batch of fewer than
+ * `minWorkerBatch` frames is decoded here, at once (one frame gains nothing from the hop,
+ * and loses its latency); so is every batch on a machine of one core, or once the worker
+ * failed (logged). The worker starts at the first backlog and stops after `idleMs` without
+ * work, so an idle service does not keep its heap.
  *
  * @module
  */
@@ -170,7 +173,10 @@ export interface FrameDecoderOptions {
   transport?: Transport;
   /** The release's cloud modules (websocket transport; default v1.10's). */
   cloudSources?: ReadonlySet<string>;
-  /** Whether to use a worker thread at all (default: when the machine has two cores). */
+  /**
+   * Whether to use a worker thread at all (default false; true is taken only on a machine
+   * with two cores or more).
+   */
   worker?: boolean;
   /** Smallest batch sent to the worker (default 4); smaller ones are decoded here. */
   minWorkerBatch?: number;
@@ -205,7 +211,15 @@ export class FrameDecoder {
     this.#minWorkerBatch = options.minWorkerBatch ?? 4;
     this.#idleMs = options.idleMs ?? 10_000;
     this.#log = options.logger;
-    this.#useWorker = options.worker ?? (navigator.hardwareConcurrency ?? 1) >= 2;
+    this.#useWorker = (options.worker ?? false) && (navigator.hardwareConcurrency ?? 1) >= 2;
+  }
+
+  /**
+   * Whether batches are worth forming: true while the worker is in use. Without it, a
+   * caller decodes one frame at a time, when it needs it (as before the worker existed).
+   */
+  get prefersBatches(): boolean {
+    return this.#useWorker;
   }
 
   /** Whether batches of `frames` frames would go to the worker now. */

@@ -103,7 +103,7 @@ export class EdgeMetaService implements ServeState {
   readonly bus: MessageBus;
   readonly mm: MetaManager;
   readonly bridge: ModuleBridge;
-  /** Decodes the bridge's frames (a backlog on a worker thread, on two cores or more). */
+  /** Decodes the bridge's frames (a backlog on a worker thread with `decodeOnWorker`). */
   readonly decoder: FrameDecoder;
   /** MetaServer watches (when metaServer.enable): fed with meta_v2 changes after commit. */
   readonly watchHub?: WatchHub;
@@ -158,7 +158,7 @@ export class EdgeMetaService implements ServeState {
       remoteQueryTimeout: mmc.remoteQueryTimeout,
       onChanges: hub,
     });
-    this.decoder = new FrameDecoder({ logger });
+    this.decoder = new FrameDecoder({ logger, worker: config.edgecoreMeta.decodeOnWorker });
     this.bridge = new ModuleBridge({
       bus: this.bus,
       logger,

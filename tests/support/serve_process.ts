@@ -39,6 +39,8 @@ export interface ServeOptions {
    * package's launcher, deno task and serve all in the group).
    */
   taskStart?: boolean | "npx";
+  /** More environment variables for serve (e.g. `EDGECORE_META_DECODE_ON_WORKER`). */
+  env?: Record<string, string>;
 }
 
 /** The `deno run` flags of deno.json's `start` task but `-A` (`--v8-flags=...` and others). */
@@ -149,7 +151,7 @@ export class ServeProcess {
     const child = new Deno.Command(program, {
       args,
       cwd: PROJECT_DIR,
-      env: childEnv(),
+      env: { ...childEnv(), ...options.env },
       clearEnv: true,
       stdin: "null",
       stdout: "null",
