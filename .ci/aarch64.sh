@@ -28,6 +28,7 @@ TESTS=(
   tests/serve_e2e_test.ts
   tests/crash_safety_test.ts
   tests/metaserver_kubectl_test.ts
+  tests/replay_decoder_test.ts
 )
 
 fail() {

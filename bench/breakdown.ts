@@ -490,7 +490,7 @@ if (import.meta.main) {
           );
           const w = r.worker;
           console.log(
-            `  with the frame decoder's worker (serve on 2 cores): ${w.msgs_per_s} msg/s, ` +
+            `  with the frame decoder's worker (serve with decodeOnWorker): ${w.msgs_per_s} msg/s, ` +
               `${w.cpu_us_per_msg} µs/msg on all threads, ${w.main_thread_cpu_us_per_msg} on ` +
               `the main thread (the writer), ` +
               `${round(w.cpu_us_per_msg - w.main_thread_cpu_us_per_msg, 1)} on the others ` +
