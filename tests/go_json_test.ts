@@ -81,6 +81,14 @@ Deno.test("goString and escapeHtml", () => {
   assert.equal(goString(""), '""');
   assert.equal(escapeHtml('{"a":"<&>"}'), '{"a":"\\u003c\\u0026\\u003e"}');
   assert.equal(escapeHtml('{"a":1}'), '{"a":1}');
+  // Every character of the printable-ASCII fast path and around it, as JSON.stringify + Go.
+  for (let c = 0; c < 0x300; c++) {
+    const s = `id-${String.fromCharCode(c)}-x`;
+    assert.equal(goString(s), escapeHtml(JSON.stringify(s)), `U+${c.toString(16)}`);
+  }
+  for (const s of ["\u2028", "\u2029", "\ud800", "é", 'a"b', "a\\b", "~", " "]) {
+    assert.equal(goString(s), escapeHtml(JSON.stringify(s)), JSON.stringify(s));
+  }
 });
 
 Deno.test("goMarshal: scalars, null, empty containers", () => {

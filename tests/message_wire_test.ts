@@ -586,3 +586,20 @@ Deno.test("newMessage and buildRouter", () => {
       '"resource":"default/podstatus"},"content":null}',
   );
 });
+
+Deno.test("keys match Go struct fields with Unicode folding (ſ is s), any case, on every path", () => {
+  const line =
+    '{"HEADER":{"MSG_ID":"a","ſync":true,"Type":"t"},"Route":{"ſource":"edged","OPERATION":"insert","resource":"r"},"CONTENT":{"k":1}}';
+  for (const transport of ["raw", "websocket"] as const) {
+    const m = parseMessage(line, transport);
+    assert.equal(m.header.msgId, "a", transport);
+    assert.equal(m.header.sync, true, transport);
+    assert.equal(m.header.type, "t", transport);
+    assert.equal(m.route.source, "edged", transport);
+    assert.equal(m.route.operation, "insert", transport);
+    assert.equal(m.content.json, '{"k":1}', transport);
+  }
+  // An ASCII key that is not a field's name in any case is ignored, and K (U+212A) folds to k.
+  const other = parseMessage('{"header":{"msg_id":"b","msgid":"x"},"route":{"\u212a":"y"}}');
+  assert.equal(other.header.msgId, "b");
+});

@@ -370,7 +370,14 @@ export function decodeMembers(
  * ASCII letters.
  */
 export function foldFieldKey(key: string): string {
-  return key.replace(/\u017f/g, "s").replace(/\u212a/g, "k").toLowerCase();
+  // The common key (lowercase ASCII: `msg_id`, `content`) folds onto itself: no copy.
+  for (let i = 0; i < key.length; i++) {
+    const c = key.charCodeAt(i);
+    if ((c >= 0x41 && c <= 0x5a) || c > 0x7f) {
+      return key.replace(/\u017f/g, "s").replace(/\u212a/g, "k").toLowerCase();
+    }
+  }
+  return key;
 }
 
 /** Go's `unicode.IsSpace`. */

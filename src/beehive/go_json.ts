@@ -40,7 +40,17 @@ export function escapeHtml(json: string): string {
 
 /** Go's encoding of a string value: a JSON string literal with HTML escaping. */
 export function goString(s: string): string {
-  return escapeHtml(JSON.stringify(s));
+  // The common value (ids, names, routes: printable ASCII with nothing to escape) needs
+  // no JSON.stringify and no second scan; a header and a route have eleven of them.
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (
+      c < 0x20 || c > 0x7e || c === 0x22 || c === 0x5c || c === 0x3c || c === 0x3e || c === 0x26
+    ) {
+      return escapeHtml(JSON.stringify(s));
+    }
+  }
+  return `"${s}"`;
 }
 
 const INT64_MAX = 9223372036854775807n;

@@ -105,29 +105,33 @@ function decodeStruct<T extends object>(
     const v = f.value;
     if (field === undefined || v === null) continue;
     const [wire, kind] = fields[field];
-    const path = `${name}.${wire}`;
     if (kind === "string") {
-      if (typeof v !== "string") throw new WireError(path, `expected a string, got ${typeName(v)}`);
+      if (typeof v !== "string") {
+        throw new WireError(`${name}.${wire}`, `expected a string, got ${typeName(v)}`);
+      }
       target[field] = v;
     } else if (kind === "bool") {
       if (typeof v !== "boolean") {
-        throw new WireError(path, `expected a boolean, got ${typeName(v)}`);
+        throw new WireError(`${name}.${wire}`, `expected a boolean, got ${typeName(v)}`);
       }
       target[field] = v;
     } else {
       const literal = text.slice(f.start, f.end);
       if (typeof v !== "number") {
-        throw new WireError(path, `expected an integer, got ${typeName(v)}`);
+        throw new WireError(`${name}.${wire}`, `expected an integer, got ${typeName(v)}`);
       }
       if (!INTEGER.test(literal)) {
-        throw new WireError(path, `expected an integer (Go int64), got number ${literal}`);
+        throw new WireError(
+          `${name}.${wire}`,
+          `expected an integer (Go int64), got number ${literal}`,
+        );
       }
       if (Number.isSafeInteger(v)) target[field] = v;
       else {
         const big = BigInt(literal);
         if (big > INT64_MAX || big < INT64_MIN) {
           throw new WireError(
-            path,
+            `${name}.${wire}`,
             `expected an integer (Go int64), got number ${literal} (out of range)`,
           );
         }
