@@ -88,7 +88,11 @@ export async function* readLines(
   stream: ReadableStream<Uint8Array>,
   maxBytes = MAX_LINE_BYTES,
 ): AsyncGenerator<StreamLine> {
-  for await (const batch of readLineBatches(stream, maxBytes)) yield* batch;
+  // One plain yield per line: `yield*` of an array in an async generator wraps it in an
+  // async iterator, a few promise turns per line.
+  for await (const batch of readLineBatches(stream, maxBytes)) {
+    for (const l of batch) yield l;
+  }
 }
 
 /**
@@ -131,13 +135,15 @@ export async function* readJournal(
   decoder?: FrameDecoder,
 ): AsyncGenerator<JournalEntry> {
   if (decoder === undefined) {
-    for await (const { line, text, tooLong } of readLines(stream)) {
-      if (tooLong !== undefined) {
-        yield tooLongEntry(line, tooLong);
-        continue;
+    for await (const batch of readLineBatches(stream)) {
+      for (const { line, text, tooLong } of batch) {
+        if (tooLong !== undefined) {
+          yield tooLongEntry(line, tooLong);
+          continue;
+        }
+        const entry = parseJournalLine(line, text, transport, cloudSources);
+        if (entry) yield entry;
       }
-      const entry = parseJournalLine(line, text, transport, cloudSources);
-      if (entry) yield entry;
     }
     return;
   }
