@@ -295,3 +295,41 @@ Deno.test("needsExactParse: the decoded value says when the exact parse is neede
   const deep = "[".repeat(10_000) + "1" + "]".repeat(10_000);
   assert.equal(needsExactParse(JSON.parse(deep)), false);
 });
+
+Deno.test("goMarshal's key-order cache: prefixes, other orders, long keys and more shapes than it keeps", async () => {
+  const { goMarshal, compareUtf8, escapeHtml } = await import("../src/beehive/go_json.ts");
+  const ref = (v: unknown): string => {
+    if (Array.isArray(v)) return `[${v.map(ref).join(",")}]`;
+    if (v !== null && typeof v === "object") {
+      const o = v as Record<string, unknown>;
+      return `{${
+        Object.keys(o).sort(compareUtf8).map((k) => `${JSON.stringify(k)}:${ref(o[k])}`).join(",")
+      }}`;
+    }
+    return JSON.stringify(v);
+  };
+  const check = (v: unknown) => assert.equal(goMarshal(v), escapeHtml(ref(v)), JSON.stringify(v));
+  // The same keys in other orders, and key lists that are prefixes of one another.
+  for (let r = 0; r < 3; r++) {
+    check({ b: 1, a: 2 });
+    check({ a: 2, b: 1 });
+    check({ b: 1, a: 2, c: 3 });
+    check({ b: 1 });
+    check({ c: { z: 1, y: [{ x: 1, w: 2 }] }, a: null });
+  }
+  const long = "k".repeat(100);
+  check({ [long]: 1, a: 2 });
+  check({ [long]: 1, a: 2 });
+  // Far more shapes than the cache keeps: every one still in Go's order.
+  let seed = 7;
+  const rnd = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let i = 0; i < 8_000; i++) {
+    const o: Record<string, unknown> = {};
+    const n = 1 + Math.floor(rnd() * 6);
+    for (let k = 0; k < n; k++) o[`k${Math.floor(rnd() * 1e6).toString(36)}é\u{1f600}`] = k;
+    check(o);
+  }
+  // An integer-like key (JS enumerates it first) still takes the slow path.
+  check({ b: 1, "10": 2, "9": 3, a: 4 });
+  check({ b: 1, "10": 2, "9": 3, a: 4 });
+});
