@@ -296,8 +296,20 @@ Deno.test({
       );
 
       await t.step("shutdown ends open watches: serve exits 0, kubectl -w exits", async () => {
+        const opened = () =>
+          serve.stderr.split("\n").filter((l) =>
+            /metaserver watch opened .*namespace=watch-demo/.test(l)
+          ).length;
+        const before = opened();
         const watch = kubectl.spawn("get", "pods", "-n", "watch-demo", "-w");
         await watch.waitForLines(2);
+        // kubectl prints the list, then opens its watch: shut down once the watch is open
+        // (else serve may stop before it arrives, and there is no watch to end).
+        const deadline = Date.now() + scaled(10_000);
+        while (opened() === before && Date.now() < deadline) {
+          await new Promise((r) => setTimeout(r, 50));
+        }
+        assert.ok(opened() > before, "kubectl's watch reached serve");
         await hub!.close();
         hub = undefined;
         const started = Date.now();
