@@ -375,16 +375,20 @@ async function measure(dir: string, v: Variant, j: Journal, n: number): Promise<
   const steps = new Map<string, number>();
   let messages: Message[] = [];
   let loopUs = 0, loopSeconds = 0;
-  const runLoop = async () => {
+  /** The batch loop on a freshly prefilled database, lines decoded as `decoder` says. */
+  const loopRun = async (decoder: "inline" | "worker") => {
     await prefill(db);
-    const r = await runLoopPhase(
+    return await runLoopPhase(
       { name: j.name, journal: path, db },
       BATCH,
       v.mode,
       v.transport,
       v.release,
-      "inline", // the steps below are timed on one thread
+      decoder,
     );
+  };
+  const runLoop = async () => {
+    const r = await loopRun("inline"); // the steps below are timed on one thread
     loopSeconds += r.seconds;
     return r.cpu_us_per_msg;
   };
@@ -401,17 +405,9 @@ async function measure(dir: string, v: Variant, j: Journal, n: number): Promise<
   }
   for (const [k, us] of steps) steps.set(k, round(us, 2));
   const loop = { cpu_us_per_msg: round(loopUs, 1) };
-  // The same loop as serve runs it on two cores: frames decoded (and their meta_v2 rows
+  // The same loop as serve with decodeOnWorker: frames decoded (and their meta_v2 rows
   // prepared) by the frame decoder's worker; what stays on the main thread is the writer's.
-  await prefill(db);
-  const withWorker = await runLoopPhase(
-    { name: j.name, journal: path, db },
-    BATCH,
-    v.mode,
-    v.transport,
-    v.release,
-    "worker",
-  );
+  const withWorker = await loopRun("worker");
   const mach = await machinery(messages);
   const harness = harnessCost(messages, loopSeconds / ROUNDS);
   await prefill(db);

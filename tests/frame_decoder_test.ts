@@ -15,6 +15,7 @@ import { MetaManager } from "../src/metamanager/process.ts";
 import { dumpJson } from "../src/store/dump.ts";
 import type { KubeEdgeRelease } from "../src/store/schema.ts";
 import { Store } from "../src/store/store.ts";
+import { cloudWrite } from "./support/crash.ts";
 
 const FIXTURES = new URL("../fixtures/", import.meta.url);
 
@@ -124,20 +125,9 @@ Deno.test("frame decoder: the worker's messages, rows and replies equal the main
 
 Deno.test("frame decoder: batches come back in the order asked; a stop with batches in flight loses none", async () => {
   const line = (i: number) =>
-    JSON.stringify({
-      header: { msg_id: `m${i}`, timestamp: i },
-      route: {
-        source: "edgecontroller",
-        group: "resource",
-        operation: "insert",
-        resource: `default/pod/p${i}`,
-      },
-      content: {
-        apiVersion: "v1",
-        kind: "Pod",
-        metadata: { name: `p${i}`, namespace: "default", resourceVersion: String(i) },
-      },
-    });
+    JSON.stringify(
+      cloudWrite(`m${i}`, "insert", { type: "pod", namespace: "default", name: `p${i}` }, i),
+    );
   const decoder = new FrameDecoder({ worker: true, minWorkerBatch: 2 });
   const batches = Array.from(
     { length: 50 },

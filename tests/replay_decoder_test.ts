@@ -7,23 +7,11 @@ import assert from "node:assert/strict";
 import { replay } from "../src/replay/replay.ts";
 import { dumpJson } from "../src/store/dump.ts";
 import { Store } from "../src/store/store.ts";
+import { cloudWrite } from "./support/crash.ts";
 
 function insert(i: number): string {
-  return JSON.stringify({
-    header: { msg_id: `m${i}`, timestamp: 1_700_000_000_000 + i },
-    route: {
-      source: "edgecontroller",
-      group: "resource",
-      operation: "insert",
-      resource: `default/pod/p${i}`,
-    },
-    content: {
-      apiVersion: "v1",
-      kind: "Pod",
-      metadata: { name: `p${i}`, namespace: "default", resourceVersion: String(100 + i) },
-      spec: { nodeName: "edge-1", containers: [{ name: "c", image: "nginx:1.25" }] },
-    },
-  });
+  const pod = { type: "pod", namespace: "default", name: `p${i}` } as const;
+  return JSON.stringify(cloudWrite(`m${i}`, "insert", pod, 100 + i));
 }
 
 Deno.test("replay on the worker: a live stream's lines are processed as they arrive", async () => {

@@ -470,6 +470,22 @@ function fromMembers(
 }
 
 /**
+ * {@link parseMessage}, with what it throws returned instead (a {@link WireError} for an
+ * invalid message): for callers that decode a batch and report each frame's problem.
+ */
+export function parseMessageOrError(
+  text: string,
+  transport: Transport = "raw",
+  cloudSources: ReadonlySet<string> = CLOUD_SOURCES,
+): Message | Error {
+  try {
+    return parseMessage(text, transport, cloudSources);
+  } catch (e) {
+    return e instanceof Error ? e : new Error(String(e));
+  }
+}
+
+/**
  * Parses one message from KubeEdge wire JSON. With `transport` `websocket`, a message
  * from a cloud module ({@link CLOUD_SOURCES}) is decoded as the websocket transport does
  * ({@link Transport}); any other message, and every message with `raw`, as text.

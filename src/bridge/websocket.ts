@@ -33,7 +33,7 @@
 
 import type { MessageBus } from "../beehive/bus.ts";
 import { type Message, toWire } from "../beehive/message.ts";
-import { parseMessage, WireError } from "../beehive/wire.ts";
+import { parseMessageOrError, WireError } from "../beehive/wire.ts";
 import type { Logger } from "../logger.ts";
 import { WarnLimiter } from "../warn_limiter.ts";
 import type { PeerSocket } from "../serve/http_server.ts";
@@ -65,14 +65,7 @@ export interface FrameDecoding {
 /** Decoding on the bridge's own thread, one frame at a time. */
 const INLINE_DECODING: FrameDecoding = {
   prefersBatches: false,
-  decode: (texts) =>
-    Promise.resolve(texts.map((t) => {
-      try {
-        return parseMessage(t);
-      } catch (e) {
-        return e instanceof Error ? e : new Error(String(e));
-      }
-    })),
+  decode: (texts) => Promise.resolve(texts.map((t) => parseMessageOrError(t))),
 };
 
 /** Options of a {@link ModuleBridge}. */
@@ -130,6 +123,7 @@ export class ModuleBridge {
   /** Peers given a Close frame by {@link close}. */
   readonly #closing = new Map<string, Attached>();
   readonly #warnings: WarnLimiter;
+  readonly #decoder: FrameDecoding;
   /** Times the bridge stopped reading a peer's socket because its inbox was full. */
   readPauses = 0;
   /** Most frames one peer's inbox has held at once since start. */
@@ -137,6 +131,7 @@ export class ModuleBridge {
 
   constructor(private readonly options: ModuleBridgeOptions) {
     this.#warnings = new WarnLimiter(options.logger);
+    this.#decoder = options.decoder ?? INLINE_DECODING;
   }
 
   /** Frames received from attached peers that wait for room in their destination queue. */
@@ -328,15 +323,14 @@ export class ModuleBridge {
     inbox: Inbox,
   ): { texts: string[]; decoded: Promise<(Message | Error)[]> } | undefined {
     if (inbox.frames.length === 0) return undefined;
-    const decoder = this.options.decoder ?? INLINE_DECODING;
-    const most = decoder.prefersBatches ? DECODE_BATCH_FRAMES : 1;
+    const most = this.#decoder.prefersBatches ? DECODE_BATCH_FRAMES : 1;
     let n = 0, bytes = 0;
     while (n < inbox.frames.length && n < most && bytes < DECODE_BATCH_BYTES) {
       bytes += inbox.frames[n++].length;
     }
     const texts = inbox.frames.splice(0, n);
     inbox.decoding += n;
-    return { texts, decoded: decoder.decode(texts) };
+    return { texts, decoded: this.#decoder.decode(texts) };
   }
 
   /**
@@ -349,9 +343,7 @@ export class ModuleBridge {
       // The frames of the same socket read arrive in one go: let them make one batch.
       await Promise.resolve();
       const started: { texts: string[]; decoded: Promise<(Message | Error)[]> }[] = [];
-      const ahead = (this.options.decoder ?? INLINE_DECODING).prefersBatches
-        ? DECODE_AHEAD_BATCHES
-        : 1;
+      const ahead = this.#decoder.prefersBatches ? DECODE_AHEAD_BATCHES : 1;
       const startMore = () => {
         while (started.length < ahead) {
           const b = this.#decodeNext(inbox);

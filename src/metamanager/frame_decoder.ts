@@ -22,7 +22,13 @@
  */
 
 import { Content, type Message } from "../beehive/message.ts";
-import { CLOUD_SOURCES, parseMessage, type Transport, WireError } from "../beehive/wire.ts";
+import {
+  CLOUD_SOURCES,
+  parseMessage,
+  parseMessageOrError,
+  type Transport,
+  WireError,
+} from "../beehive/wire.ts";
 import type { Logger } from "../logger.ts";
 import { attachPrepared, type PreparedObject, prepareObject } from "./inject.ts";
 
@@ -202,8 +208,11 @@ export class FrameDecoder {
   #nextId = 0;
   readonly #pending = new Map<number, Pending>();
   #idleTimer?: ReturnType<typeof setTimeout>;
-  /** Counters (metrics, tests): batches decoded on the worker and here, frames in all. */
-  readonly stats = { workerBatches: 0, inlineBatches: 0, frames: 0, workerStarts: 0 };
+  /**
+   * Counters (metrics, tests): batches decoded on the worker and here, frames in all (a
+   * batch the worker held when it stopped counts once, as the worker's).
+   */
+  readonly stats = { workerBatches: 0, inlineBatches: 0, frames: 0 };
 
   constructor(options: FrameDecoderOptions = {}) {
     this.#transport = options.transport ?? "raw";
@@ -222,27 +231,22 @@ export class FrameDecoder {
     return this.#useWorker;
   }
 
-  /** Whether batches of `frames` frames would go to the worker now. */
-  wouldUseWorker(frames: number): boolean {
-    return this.#useWorker && frames >= this.#minWorkerBatch;
-  }
-
   /** Decodes `texts` here, now (as parseMessage does). */
   decodeInline(texts: string[]): Decoded[] {
     this.stats.inlineBatches++;
     this.stats.frames += texts.length;
-    return texts.map((t) => {
-      try {
-        return parseMessage(t, this.#transport, this.#cloudSources);
-      } catch (e) {
-        return e instanceof Error ? e : new Error(String(e));
-      }
-    });
+    return this.#parseAll(texts);
+  }
+
+  #parseAll(texts: string[]): Decoded[] {
+    return texts.map((t) => parseMessageOrError(t, this.#transport, this.#cloudSources));
   }
 
   /** Decodes `texts`; the results are in their order. */
   decode(texts: string[]): Promise<Decoded[]> {
-    if (!this.wouldUseWorker(texts.length)) return Promise.resolve(this.decodeInline(texts));
+    if (!this.#useWorker || texts.length < this.#minWorkerBatch) {
+      return Promise.resolve(this.decodeInline(texts));
+    }
     const worker = this.#ensureWorker();
     if (worker === undefined) return Promise.resolve(this.decodeInline(texts));
     clearTimeout(this.#idleTimer);
@@ -273,7 +277,6 @@ export class FrameDecoder {
       this.#fail(`cannot start the worker: ${(e as Error).message}`);
       return undefined;
     }
-    this.stats.workerStarts++;
     worker.onmessage = (e: MessageEvent<DecoderReply>) => this.#onReply(e.data);
     worker.onerror = (e: ErrorEvent) => {
       e.preventDefault(); // a broken worker must not take the service down
@@ -318,6 +321,6 @@ export class FrameDecoder {
     this.#worker = undefined;
     const held = [...this.#pending.values()];
     this.#pending.clear();
-    for (const p of held) p.resolve(this.decodeInline(p.texts));
+    for (const p of held) p.resolve(this.#parseAll(p.texts)); // counted when sent
   }
 }

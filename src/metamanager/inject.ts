@@ -129,6 +129,18 @@ function objectsOf(content: Content): { objects: unknown[]; list: boolean } {
     : { objects: [decoded], list: false };
 }
 
+/** Writes (or deletes) `row` as `type` says, and returns the change. */
+function apply(
+  metaV2: MetaV2Dao,
+  type: WatchEventType,
+  row: MetaV2Row,
+  object?: KubeObject,
+): StoreChange {
+  if (type === "DELETED") metaV2.deleteByKey(row.key);
+  else metaV2.insertOrReplace(row);
+  return object === undefined ? { type, row } : { type, row, object };
+}
+
 function str(v: unknown): string {
   return typeof v === "string" ? v : "";
 }
@@ -163,9 +175,7 @@ export function inject(
     if (type !== "DELETED" && typeof row.resourceversion === "bigint" && row.resourceversion < 0n) {
       throw new UnstorableResourceVersion(0, prepared.rv);
     }
-    if (type === "DELETED") metaV2.deleteByKey(row.key);
-    else metaV2.insertOrReplace(row);
-    return [{ type, row }];
+    return [apply(metaV2, type, row)];
   }
   const changes: StoreChange[] = [];
   const { objects, list } = objectsOf(msg.content);
@@ -188,9 +198,7 @@ export function inject(
     if (type !== "DELETED" && typeof row.resourceversion === "bigint" && row.resourceversion < 0n) {
       throw new UnstorableResourceVersion(i, resourceVersionOf(obj));
     }
-    if (type === "DELETED") metaV2.deleteByKey(row.key);
-    else metaV2.insertOrReplace(row);
-    changes.push({ type, row, object: obj });
+    changes.push(apply(metaV2, type, row, obj));
   }
   return changes;
 }
@@ -206,9 +214,7 @@ function injectV123(msg: Message, metaV2: MetaV2Dao, type: WatchEventType): Stor
     // One storable object with a kind: what the loop below does for it.
     const row = prepared.row;
     if (typeof row.resourceversion === "bigint" && row.resourceversion < 0n) return [];
-    if (type === "DELETED") metaV2.deleteByKey(row.key);
-    else metaV2.insertOrReplace(row);
-    return [{ type, row }];
+    return [apply(metaV2, type, row)];
   }
   const changes: StoreChange[] = [];
   const { objects, list } = objectsOf(msg.content);
@@ -218,9 +224,7 @@ function injectV123(msg: Message, metaV2: MetaV2Dao, type: WatchEventType): Stor
     if (str(o.apiVersion) === "" && str(o.kind) === "") continue;
     const row = rowForObject(o, list ? undefined : msg.content.goJsonOf(o));
     if (typeof row.resourceversion === "bigint" && row.resourceversion < 0n) continue;
-    if (type === "DELETED") metaV2.deleteByKey(row.key);
-    else metaV2.insertOrReplace(row);
-    changes.push({ type, row, object: o });
+    changes.push(apply(metaV2, type, row, o));
   }
   return changes;
 }

@@ -7,7 +7,7 @@
 
 import type { Message } from "../beehive/message.ts";
 import { decodeUtf8Go, goTrimSpace } from "../beehive/go_decode.ts";
-import { parseMessage, type Transport, WireError } from "../beehive/wire.ts";
+import { parseMessageOrError, type Transport, WireError } from "../beehive/wire.ts";
 import type { Decoded, FrameDecoder } from "../metamanager/frame_decoder.ts";
 
 /** One journal line: a message, or why it is not one. */
@@ -83,18 +83,6 @@ export async function* readLineBatches(
   if (size > 0 || skipping) yield [finish()];
 }
 
-/** The lines of a byte stream one by one (see {@link readLineBatches}). */
-export async function* readLines(
-  stream: ReadableStream<Uint8Array>,
-  maxBytes = MAX_LINE_BYTES,
-): AsyncGenerator<StreamLine> {
-  // One plain yield per line: `yield*` of an array in an async generator wraps it in an
-  // async iterator, a few promise turns per line.
-  for await (const batch of readLineBatches(stream, maxBytes)) {
-    for (const l of batch) yield l;
-  }
-}
-
 /**
  * Parses one journal line as `transport` delivers it (see parseMessage). Returns undefined
  * for a blank line (white space only, as Go's `unicode.IsSpace`: a byte-order mark is not).
@@ -106,12 +94,14 @@ export function parseJournalLine(
   cloudSources?: ReadonlySet<string>,
 ): JournalEntry | undefined {
   if (goTrimSpace(text) === "") return undefined;
-  try {
-    return { line, text, message: parseMessage(text, transport, cloudSources) };
-  } catch (e) {
-    const reason = e instanceof WireError ? e.message : String(e);
-    return { line, text, error: `line ${line}: ${reason}` };
-  }
+  return entryOf(line, text, parseMessageOrError(text, transport, cloudSources));
+}
+
+/** The entry of a decoded line: its message, or its error naming the line. */
+function entryOf(line: number, text: string, decoded: Decoded): JournalEntry {
+  if (!(decoded instanceof Error)) return { line, text, message: decoded };
+  const reason = decoded instanceof WireError ? decoded.message : String(decoded);
+  return { line, text, error: `line ${line}: ${reason}` };
 }
 
 function tooLongEntry(line: number, bytes: number): JournalEntry {
@@ -168,11 +158,7 @@ export async function* readJournal(
           yield tooLongEntry(line, tooLong);
           continue;
         }
-        const d = decoded[k++];
-        if (d instanceof Error) {
-          const reason = d instanceof WireError ? d.message : String(d);
-          yield { line, text, error: `line ${line}: ${reason}` };
-        } else yield { line, text, message: d };
+        yield entryOf(line, text, decoded[k++]);
       }
       cur = await next;
     }
