@@ -48,6 +48,20 @@ const OPEN = 1; // WebSocket.OPEN
 /** The pump sends a module's next message only while the socket buffers less than this. */
 export const SEND_BUFFER_BYTES = 1024 * 1024;
 
+/** Frames the pump writes at once at most (already queued messages, one system call). */
+export const SEND_BATCH_FRAMES = 64;
+
+/**
+ * The TCP socket under a `ws` socket (its `_socket`, stable across ws 8), to cork while
+ * several frames are sent; undefined if this ws has none.
+ */
+function tcpOf(socket: PeerSocket): { cork(): void; uncork(): void } | undefined {
+  const tcp = (socket as unknown as { _socket?: { cork?: unknown; uncork?: unknown } })._socket;
+  return typeof tcp?.cork === "function" && typeof tcp.uncork === "function"
+    ? tcp as { cork(): void; uncork(): void }
+    : undefined;
+}
+
 /** Frames decoded per batch at most (and {@link DECODE_BATCH_BYTES}). */
 export const DECODE_BATCH_FRAMES = 64;
 /** Bytes of frames decoded per batch at most. */
@@ -280,7 +294,21 @@ export class ModuleBridge {
         bus.send(name, msg); // not delivered: back into the queue for the next client
         break;
       }
-      socket.send(toWire(msg));
+      // The messages already queued go out with this one in one write (one writev of
+      // their frames, not one system call each: it was 17 µs per frame), as long as the
+      // socket's buffer has room.
+      const tcp = tcpOf(socket);
+      tcp?.cork();
+      try {
+        socket.send(toWire(msg));
+        for (let n = 1; n < SEND_BATCH_FRAMES && socket.bufferedAmount <= SEND_BUFFER_BYTES; n++) {
+          const next = bus.tryReceive(name);
+          if (next === undefined) break;
+          socket.send(toWire(next));
+        }
+      } finally {
+        tcp?.uncork();
+      }
     }
   }
 
