@@ -229,8 +229,17 @@ export function groupVersions(extra: readonly ResourceInfo[] = []): GroupVersion
 
 /** The field labels a resource supports in field selectors. */
 export function fieldLabels(info: ResourceInfo | undefined): readonly string[] {
-  return info ? [...COMMON_FIELDS, ...info.fields] : COMMON_FIELDS;
+  if (info === undefined) return COMMON_FIELDS;
+  let labels = FIELD_LABELS.get(info);
+  if (labels === undefined) {
+    labels = Object.freeze([...COMMON_FIELDS, ...info.fields]);
+    FIELD_LABELS.set(info, labels);
+  }
+  return labels;
 }
+
+/** Each resource's field labels, built once (the watch hub asks for every change). */
+const FIELD_LABELS = new WeakMap<ResourceInfo, readonly string[]>();
 
 /** `pods`, or `deployments.apps` (how Kubernetes messages name a resource). */
 export function qualifiedResource(info: { group: string; resource: string }): string {

@@ -400,13 +400,27 @@ function fieldText(v: unknown): string {
   return "";
 }
 
-function at(obj: unknown, path: string): unknown {
+const METADATA_LABELS = ["metadata", "labels"] as const;
+
+function atSegments(obj: unknown, segments: readonly string[]): unknown {
   let cur = obj;
-  for (const seg of path.split(".")) {
+  for (const seg of segments) {
     if (cur === null || typeof cur !== "object" || Array.isArray(cur)) return undefined;
     cur = (cur as Record<string, unknown>)[seg];
   }
   return cur;
+}
+
+/** The dotted paths of each list of field labels, split once per list. */
+const SEGMENTS = new WeakMap<readonly string[], readonly (readonly string[])[]>();
+
+function segmentsOf(fieldLabels: readonly string[]): readonly (readonly string[])[] {
+  let segments = SEGMENTS.get(fieldLabels);
+  if (segments === undefined) {
+    segments = fieldLabels.map((f) => f.split("."));
+    SEGMENTS.set(fieldLabels, segments);
+  }
+  return segments;
 }
 
 /**
@@ -415,12 +429,15 @@ function at(obj: unknown, path: string): unknown {
  */
 export function selectableOf(obj: unknown, fieldLabels: readonly string[]): Selectable {
   const labels: Record<string, string> = {};
-  const raw = at(obj, "metadata.labels");
+  const raw = atSegments(obj, METADATA_LABELS);
   if (raw !== null && typeof raw === "object" && !Array.isArray(raw)) {
     for (const [k, v] of Object.entries(raw)) if (typeof v === "string") labels[k] = v;
   }
   const fields: Record<string, string> = {};
-  for (const f of fieldLabels) fields[f] = fieldText(at(obj, f));
+  const segments = segmentsOf(fieldLabels);
+  for (let i = 0; i < fieldLabels.length; i++) {
+    fields[fieldLabels[i]] = fieldText(atSegments(obj, segments[i]));
+  }
   return { labels, fields };
 }
 
