@@ -169,7 +169,7 @@ async function instrumented(
     add("parse", cpuUs() - t);
     t = cpuUs();
     store.db.begin();
-    for (const m of msgs) mm.handle(m);
+    for (let i = 0; i < msgs.length;) i = mm.handleRun(msgs, i); // as runMetaManagerLoop
     add("handle", cpuUs() - t);
     t = cpuUs();
     store.db.commit();
@@ -321,7 +321,12 @@ function handleParts(v: Variant, lines: string[], db: string): Row[] {
         value: msgs[i].content.json,
       }),
   );
-  sqlStep("savepoint per message (SAVEPOINT + RELEASE)", () => store.transaction(() => {}));
+  sqlStep(
+    `savepoint, one per run of the loop's batch (SAVEPOINT + RELEASE per ${BATCH} messages)`,
+    (i) => {
+      if (i % BATCH === 0) store.transaction(() => {});
+    },
+  );
   rows.push({
     step: "OK reply (newRespByMessage + Content.of)",
     us: perItem(msgs, (m) => newRespByMessage(m, Content.of("OK"), systemIdentity)),
@@ -415,7 +420,7 @@ async function measure(dir: string, v: Variant, j: Journal, n: number): Promise<
   const label: Record<string, string> = {
     feed: "feed: journal read and split into lines (stand-in for frames from the socket)",
     parse: `parseMessage (${v.transport} transport)`,
-    handle: "MetaManager.handle (process(): decode, meta_v2 row, SQL, savepoint, replies)",
+    handle: "MetaManager.handleRun (process(): decode, meta_v2 row, SQL, savepoint, replies)",
     commit: `COMMIT at NORMAL, batches of ${BATCH}`,
     fsync: "fdatasync of the -wal on another thread (durable())",
     deliver: "deliver: acks and peer sends serialized (toWire)",

@@ -1,8 +1,9 @@
 /**
  * The metaManager bus module's main loop: receive, process in batches, commit, then
- * deliver. Messages that arrive together share one transaction with one savepoint per
- * message, so a failing message rolls back alone and one fsync serves the whole batch;
- * acknowledgements leave only after the commit.
+ * deliver. Messages that arrive together share one transaction, and a run of a cloud
+ * module's writes in it one savepoint (MetaManager.handleRun): a failing message makes the
+ * run be handled again one savepoint per message, so it rolls back alone; one fsync serves
+ * the whole batch; acknowledgements leave only after the commit.
  *
  * @module
  */
@@ -113,8 +114,8 @@ export async function runMetaManagerLoop(
       const changesBefore = store.db.totalChanges();
       store.db.begin();
       try {
-        for (; i < batch.length && !VOLUME_OPERATIONS.has(batch[i].route.operation); i++) {
-          mm.handle(batch[i]);
+        while (i < batch.length && !VOLUME_OPERATIONS.has(batch[i].route.operation)) {
+          i = mm.handleRun(batch, i);
         }
         store.db.commit();
       } catch (e) {

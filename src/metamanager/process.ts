@@ -18,6 +18,7 @@ import {
   withHeader,
 } from "../beehive/message.ts";
 import type { Store } from "../store/store.ts";
+import { CLOUD_SOURCES, CLOUD_SOURCES_V1_23 } from "../beehive/wire.ts";
 import { type Logger, silentLogger } from "../logger.ts";
 import { type CompatMode, type Quirks, quirksFor, REGISTERED_MESSAGE_CONTEXTS } from "./compat.ts";
 import { inject, MalformedListItem } from "./inject.ts";
@@ -67,6 +68,14 @@ export const VOLUME_OPERATIONS: ReadonlySet<string> = new Set([
 
 /** Operations whose processing never writes the store (no savepoint needed). */
 const READ_ONLY_OPERATIONS: ReadonlySet<string> = new Set(["query", "connect"]);
+
+/**
+ * Operations that, sent by one of the release's cloud modules, touch nothing but the store
+ * and the outbox in either release (no spawned task, no sync send, no state kept): a run
+ * of them can share one savepoint ({@link MetaManager.handleRun}). The edge's own writes
+ * are not among them (v1.23 forwards an edged insert to the cloud and waits for it).
+ */
+const STORE_ONLY_OPERATIONS: ReadonlySet<string> = new Set(["insert", "update", "delete"]);
 
 /** SendSync's default when a timeout ≤ 0 is configured. */
 const DEFAULT_SYNC_TIMEOUT_MS = 30_000;
@@ -181,6 +190,8 @@ export class MetaManager {
   readonly #onPanic?: (reason: string, msg: Message) => void;
   /** The release's process table (operation -> handler). */
   readonly #table: Readonly<Record<string, (msg: Message) => void>>;
+  /** The release's cloud modules (see {@link STORE_ONLY_OPERATIONS}). */
+  readonly #cloudSources: ReadonlySet<string>;
   /** Whether the last delivery handed to deliverWhenDurable was made (once settled). */
   #durable: Promise<boolean> = Promise.resolve(true);
 
@@ -202,6 +213,7 @@ export class MetaManager {
     this.#onPanic = options.onPanic;
     this.outbox = new Outbox(this.#bus, options.onChanges);
     this.#table = this.release === "1.23" ? this.#v123Table() : this.#v110Table();
+    this.#cloudSources = this.release === "1.23" ? CLOUD_SOURCES_V1_23 : CLOUD_SOURCES;
   }
 
   /** v1.10's process table (spec/metamanager.md §4). */
@@ -304,6 +316,46 @@ export class MetaManager {
     }
     msg.content.releaseValue(); // processed: the decoded content is not needed any more
     if (!this.#store.db.inTransaction) void this.deliverWhenDurable(this.outbox.take());
+  }
+
+  /**
+   * Handles `msgs[from]` and the store-only messages after it (a cloud module's inserts,
+   * updates and deletes, up to `end`) as {@link handle} would one by one, inside the
+   * caller's open transaction, with one savepoint for all of them instead of one each (a
+   * savepoint costs about 12 µs per message, a quarter of the message's SQL: SQLite keeps
+   * each page's first change under it). If one of them throws, the run's writes and
+   * sends are undone and the run is handled again one message at a time, so the outcome
+   * is exactly {@link handle}'s, message by message (their processing has no other
+   * effect: see {@link STORE_ONLY_OPERATIONS}). Returns the index after the messages
+   * handled.
+   */
+  handleRun(msgs: readonly Message[], from: number, end = msgs.length): number {
+    let to = from;
+    while (to < end && this.#storeOnly(msgs[to])) to++;
+    const db = this.#store.db;
+    if (to - from < 2 || !db.inTransaction) {
+      void this.handle(msgs[from]);
+      return from + 1;
+    }
+    const mark = this.outbox.mark();
+    try {
+      this.#store.transaction(() => {
+        for (let k = from; k < to; k++) this.process(msgs[k]);
+      });
+    } catch (e) {
+      this.outbox.truncate(mark);
+      // SQLite ended the whole transaction (a full disk, an I/O error): the batch fails.
+      if (!db.sqlite.isTransaction) throw e;
+      for (let k = from; k < to; k++) void this.handle(msgs[k]);
+      return to;
+    }
+    for (let k = from; k < to; k++) msgs[k].content.releaseValue();
+    return to;
+  }
+
+  #storeOnly(msg: Message): boolean {
+    return STORE_ONLY_OPERATIONS.has(msg.route.operation) &&
+      this.#cloudSources.has(msg.route.source);
   }
 
   /**
