@@ -371,7 +371,7 @@ export async function runReplayPhase(
   phase: LibSpec["phases"][number],
   decoderKind?: "worker" | "inline",
 ): Promise<PhaseResult> {
-  const store = Store.open(phase.db);
+  const store = Store.open(phase.db, { syncOffThread: true }); // as the replay command opens it
   const file = await Deno.open(phase.journal);
   let events = 0, eventBytes = 0, last = performance.now();
   const lineTimes: number[] = [];

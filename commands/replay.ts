@@ -271,7 +271,8 @@ Examples:
       const onSignal = () => stop.abort();
       const signals: Deno.Signal[] = ["SIGINT", "SIGTERM"];
       for (const s of signals) Deno.addSignalListener(s, onSignal);
-      const store = Store.open(path, { release });
+      // Commits fsync on another thread while the next lines are processed (as serve's).
+      const store = Store.open(path, { release, syncOffThread: true });
       try {
         const summary = await replay({
           journal: stream,

@@ -77,7 +77,11 @@ export interface ReplaySummary {
   elapsedMs: number;
 }
 
-/** Replays a journal. Database writes are committed every `batchSize` lines and at the end. */
+/**
+ * Replays a journal. Database writes are committed every `batchSize` lines and at the end;
+ * it resolves once they are on disk.
+ * @throws the failed fsync's error when a commit could not be made durable
+ */
 export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
   const started = performance.now();
   const clock = new VirtualClock(options.newId);
@@ -140,6 +144,18 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
     decoder.prefersBatches ? decoder : undefined,
   );
   let inBatch = 0;
+  // With a store opened with syncOffThread (the replay command's), each commit's fsync
+  // runs on another thread while the next lines are processed; at most one waits, and
+  // the replay returns only once every commit is on disk.
+  let syncing: Promise<void> = Promise.resolve();
+  const commit = async () => {
+    db.commit();
+    inBatch = 0;
+    const earlier = syncing;
+    syncing = db.durable();
+    syncing.catch(() => {}); // awaited at the next commit or at the end
+    await earlier;
+  };
   try {
     for (;;) {
       if (signal?.aborted) {
@@ -176,13 +192,11 @@ export async function replay(options: ReplayOptions): Promise<ReplaySummary> {
       if (r) await r;
       while (pending.length > 0) await pending.shift();
       mm.outbox.flush();
-      if (++inBatch >= batchSize) {
-        db.commit();
-        inBatch = 0;
-      }
+      if (++inBatch >= batchSize) await commit();
       options.onProgress?.(entry.line);
     }
-    if (inBatch > 0) db.commit();
+    if (inBatch > 0) await commit();
+    await syncing;
   } catch (e) {
     db.rollback();
     throw e;

@@ -1,0 +1,80 @@
+/**
+ * replay() into a database opened as the replay command opens it (syncOffThread: each
+ * commit's fsync on another thread while the next lines are processed): the rows of every
+ * line are stored when it returns, and a commit that cannot be made durable fails the
+ * replay with the reason, instead of a summary that reports its lines as done.
+ */
+import assert from "node:assert/strict";
+import { DatabaseSync } from "node:sqlite";
+import { replay } from "../src/replay/replay.ts";
+import { Store } from "../src/store/store.ts";
+import { cloudWrite } from "./support/crash.ts";
+
+function journal(n: number): ReadableStream<Uint8Array> {
+  const lines = Array.from({ length: n }, (_, i) => {
+    const pod = { type: "pod", namespace: "default", name: `p${i}` } as const;
+    return JSON.stringify(cloudWrite(`m${i}`, "insert", pod, 100 + i)) + "\n";
+  });
+  return ReadableStream.from([new TextEncoder().encode(lines.join(""))]);
+}
+
+const ANSWERS = { cloud: new Map(), edged: new Map() };
+
+Deno.test("replay with off-thread fsyncs: every line's rows are in the file when it returns", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/e.db`;
+    const store = Store.open(path, { syncOffThread: true });
+    assert.ok(store.db.syncsOffThread);
+    const summary = await replay({
+      journal: journal(2500),
+      store,
+      mode: "fixed",
+      answers: ANSWERS,
+      batchSize: 1000,
+      write: () => {},
+    });
+    assert.equal(summary.messages, 2500);
+    // Read by another connection before this one closes (and checkpoints).
+    const other = new DatabaseSync(path, { readOnly: true });
+    const n = other.prepare("SELECT count(*) AS n FROM meta").get() as { n: number };
+    other.close();
+    store.close();
+    assert.equal(Number(n.n), 2500);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
+
+Deno.test("replay with off-thread fsyncs: a commit that cannot be synced fails the replay, naming the file", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const path = `${dir}/e.db`;
+    const store = Store.open(path, { syncOffThread: true });
+    let moved = false;
+    const run = replay({
+      journal: journal(2500),
+      store,
+      mode: "fixed",
+      answers: ANSWERS,
+      batchSize: 1000,
+      write: () => {},
+      onProgress: (line) => {
+        // After the first commit: the -wal SQLite writes is not the file on disk any more.
+        if (line === 1500 && !moved) {
+          Deno.renameSync(`${path}-wal`, `${dir}/moved-wal`);
+          moved = true;
+        }
+      },
+    });
+    await assert.rejects(
+      run,
+      (e: Error) =>
+        e.message.includes(`Cannot make commits to ${path} durable`) &&
+        /No such file|replaced or removed/.test(e.message),
+    );
+    store.close();
+  } finally {
+    await Deno.remove(dir, { recursive: true });
+  }
+});
