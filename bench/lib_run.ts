@@ -371,7 +371,9 @@ export async function runReplayPhase(
   phase: LibSpec["phases"][number],
   decoderKind?: "worker" | "inline",
 ): Promise<PhaseResult> {
-  const store = Store.open(phase.db, { syncOffThread: true }); // as the replay command opens it
+  // As the replay command opens it, with its background checkpoints.
+  const store = Store.open(phase.db, { syncOffThread: true });
+  const checkpointer = Checkpointer.forDatabase(store.db, silentLogger);
   const file = await Deno.open(phase.journal);
   let events = 0, eventBytes = 0, last = performance.now();
   const lineTimes: number[] = [];
@@ -387,6 +389,7 @@ export async function runReplayPhase(
     mode: "fixed",
     answers: { cloud: new Map(), edged: new Map() },
     decodeOnWorker: decoderKind === undefined ? undefined : decoderKind === "worker",
+    checkpointer,
     write: (line) => {
       events++;
       eventBytes += line.length;
@@ -402,6 +405,7 @@ export async function runReplayPhase(
   const cpuMs = (cpuUs() - cpu0) / 1000;
   sampler.stop();
   const hwm = procStatus("self")?.hwm ?? NaN;
+  await checkpointer?.close();
   store.close();
   const lat = latencySummary(Float64Array.from(lineTimes));
   return {

@@ -11,6 +11,7 @@ import { parseKubeEdgeRelease } from "../src/store/schema.ts";
 import { replay } from "../src/replay/replay.ts";
 import { parseAnswers } from "../src/replay/stand_ins.ts";
 import { Store } from "../src/store/store.ts";
+import { Checkpointer } from "../src/store/checkpointer.ts";
 import { dumpJson } from "../src/store/dump.ts";
 import { openLineWriter } from "../src/io/line_writer.ts";
 import { compareDb, compareEvents, type Comparison } from "../src/replay/compare.ts";
@@ -273,6 +274,8 @@ Examples:
       for (const s of signals) Deno.addSignalListener(s, onSignal);
       // Commits fsync on another thread while the next lines are processed (as serve's).
       const store = Store.open(path, { release, syncOffThread: true });
+      // WAL pages copied into the file by a background worker after each commit, as serve's.
+      const checkpointer = Checkpointer.forDatabase(store.db, logger);
       try {
         const summary = await replay({
           journal: stream,
@@ -292,7 +295,9 @@ Examples:
           fromLine,
           signal: stop.signal,
           onProgress: progress ? (line) => progress.update(line) : undefined,
+          checkpointer,
         });
+        await checkpointer?.close();
         progress?.end();
         out.close();
         if (opts.dumpDb) {
@@ -360,6 +365,7 @@ Examples:
         }
       } finally {
         for (const s of signals) Deno.removeSignalListener(s, onSignal);
+        await checkpointer?.close();
         store.close();
       }
     });

@@ -1,13 +1,16 @@
 /**
  * replay() into a database opened as the replay command opens it (syncOffThread: each
- * commit's fsync on another thread while the next lines are processed): the rows of every
- * line are stored when it returns, and a commit that cannot be made durable fails the
+ * commit's fsync on another thread while the next lines are processed; a background
+ * checkpointer): the rows of every line are stored when it returns, the WAL is copied into
+ * the database file as the replay goes, and a commit that cannot be made durable fails the
  * replay with the reason, instead of a summary that reports its lines as done.
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
 import { replay } from "../src/replay/replay.ts";
 import { Store } from "../src/store/store.ts";
+import { Checkpointer } from "../src/store/checkpointer.ts";
+import { silentLogger } from "../src/logger.ts";
 import { cloudWrite } from "./support/crash.ts";
 
 function journal(n: number): ReadableStream<Uint8Array> {
@@ -20,12 +23,13 @@ function journal(n: number): ReadableStream<Uint8Array> {
 
 const ANSWERS = { cloud: new Map(), edged: new Map() };
 
-Deno.test("replay with off-thread fsyncs: every line's rows are in the file when it returns", async () => {
+Deno.test("replay with off-thread fsyncs and checkpoints: every line's rows are stored when it returns, the WAL copied into the file", async () => {
   const dir = await Deno.makeTempDir();
   try {
     const path = `${dir}/e.db`;
     const store = Store.open(path, { syncOffThread: true });
     assert.ok(store.db.syncsOffThread);
+    const checkpointer = Checkpointer.forDatabase(store.db, silentLogger)!;
     const summary = await replay({
       journal: journal(2500),
       store,
@@ -33,8 +37,17 @@ Deno.test("replay with off-thread fsyncs: every line's rows are in the file when
       answers: ANSWERS,
       batchSize: 1000,
       write: () => {},
+      checkpointer,
     });
     assert.equal(summary.messages, 2500);
+    // Asked after each commit: the WAL went into the database file before the close.
+    await new Promise((r) => setTimeout(r, 200));
+    await checkpointer.close();
+    assert.ok(checkpointer.stats.checkpoints > 0, "checkpoints during the replay");
+    assert.ok(
+      Deno.statSync(path).size > 1024 * 1024,
+      `database file ${Deno.statSync(path).size} B`,
+    );
     // Read by another connection before this one closes (and checkpoints).
     const other = new DatabaseSync(path, { readOnly: true });
     const n = other.prepare("SELECT count(*) AS n FROM meta").get() as { n: number };
