@@ -693,13 +693,25 @@ Deno.test("serve e2e: SIGINT twice (a terminal's Ctrl-C reaches deno task and se
  * serve closes the cloud module by the WebSocket closing handshake, and every frame the
  * module sent before its own Close frame is processed and committed, however slow the CPU.
  */
-async function framesSentBeforeSignal(quota?: CpuQuota): Promise<void> {
+async function framesSentBeforeSignal(quota?: CpuQuota, decodeOnWorker = false): Promise<void> {
   await withFixture(async (t) => {
-    const serve = await t.serve({ args: ["--shutdown-timeout", "300"] });
+    const serve = await t.serve({
+      args: ["--shutdown-timeout", "300"],
+      env: decodeOnWorker ? { EDGECORE_META_DECODE_ON_WORKER: "true" } : {},
+    });
     quota?.add(serve.pid);
     const cloud = await t.attach(serve, "websocket", "hub");
     cloud.send(insertPod("first"));
     await cloud.waitFor(isMessage("response", { parent: "first" }), WAIT_MS * 3, "ack first");
+    if (decodeOnWorker && (navigator.hardwareConcurrency ?? 1) >= 2) {
+      // A first backlog goes to the frame decoder's worker (it counts its batches).
+      for (let i = 0; i < 200; i++) cloud.send(insertPod(`w-${i}`));
+      await cloud.waitFor(isMessage("response", { parent: "w-199" }), 120_000, "ack w-199");
+      const metrics = await (await fetch(`${serve.baseUrl}/metrics`)).text();
+      const worker = /^edgecore_meta_decoded_frame_batches_total\{thread="worker"\} (\d+)$/m
+        .exec(metrics);
+      assert.ok(Number(worker?.[1]) > 0, `batches decoded on the worker: ${worker?.[1]}`);
+    }
     const burst = 2000;
     for (let i = 0; i < burst; i++) cloud.send(insertPod(`b-${i}`));
     await cloud.flushed();
@@ -730,8 +742,8 @@ async function framesSentBeforeSignal(quota?: CpuQuota): Promise<void> {
       `${missing.length} of ${burst} sent frames not committed\n${exit.stderr.slice(-2000)}`,
     );
     console.log(
-      `drain${quota ? " (10% CPU quota)" : ""}: ${burst} frames committed, shutdown ` +
-        `${seconds.toFixed(1)} s`,
+      `drain${quota ? " (10% CPU quota)" : ""}${decodeOnWorker ? " (decodeOnWorker)" : ""}: ` +
+        `${burst} frames committed, shutdown ${seconds.toFixed(1)} s`,
     );
   });
 }
@@ -753,6 +765,22 @@ Deno.test({
     const quota = cgroups.create(10);
     try {
       await framesSentBeforeSignal(quota);
+    } finally {
+      quota.remove();
+    }
+  },
+});
+
+Deno.test({
+  name: "serve e2e: frames already sent when the signal arrives are committed (CPU quota of " +
+    "10%, frames decoded on the frame decoder's worker)" +
+    (cgroups.ok ? "" : ` [skipped: ${cgroups.reason}]`),
+  ignore: !cgroups.ok || Deno.env.get("TEST_SKIP_CPU_QUOTA") === "1",
+  fn: async () => {
+    if (!cgroups.ok) return;
+    const quota = cgroups.create(10);
+    try {
+      await framesSentBeforeSignal(quota, true);
     } finally {
       quota.remove();
     }
