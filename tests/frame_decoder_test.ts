@@ -6,48 +6,16 @@
  * transport; in order; and nothing is lost when the worker stops with batches in flight.
  */
 import assert from "node:assert/strict";
-import { type Message, toWire } from "../src/beehive/message.ts";
-import { CLOUD_SOURCES, CLOUD_SOURCES_V1_23, type Transport } from "../src/beehive/wire.ts";
+import type { Message } from "../src/beehive/message.ts";
+import { CLOUD_SOURCES, CLOUD_SOURCES_V1_23 } from "../src/beehive/wire.ts";
 import type { CompatMode } from "../src/metamanager/compat.ts";
 import { type Decoded, FrameDecoder } from "../src/metamanager/frame_decoder.ts";
-import type { Bus } from "../src/metamanager/outbox.ts";
 import { MetaManager } from "../src/metamanager/process.ts";
 import { dumpJson } from "../src/store/dump.ts";
 import type { KubeEdgeRelease } from "../src/store/schema.ts";
 import { Store } from "../src/store/store.ts";
 import { cloudWrite } from "./support/crash.ts";
-
-const FIXTURES = new URL("../fixtures/", import.meta.url);
-
-/** Every line of the fixture journals and hostile cases (blank lines dropped). */
-function fixtureLines(): { file: string; lines: string[] }[] {
-  const out: { file: string; lines: string[] }[] = [];
-  for (const dir of ["journals", "journals-v1.23", "fuzz", "fuzz-variants", "bad"]) {
-    for (const e of Deno.readDirSync(new URL(`${dir}/`, FIXTURES))) {
-      if (!e.name.endsWith(".ndjson") || e.name.endsWith(".out.ndjson")) continue;
-      const text = Deno.readTextFileSync(new URL(`${dir}/${e.name}`, FIXTURES));
-      out.push({ file: `${dir}/${e.name}`, lines: text.split("\n").filter((l) => l.trim()) });
-    }
-  }
-  return out;
-}
-
-/** Records every outbound message as its wire text. */
-class WireBus implements Bus {
-  readonly sent: string[] = [];
-  send(module: string, msg: Message): void {
-    this.sent.push(`send ${module} ${toWire(msg)}`);
-  }
-  sendToGroup(group: string, msg: Message): void {
-    this.sent.push(`group ${group} ${toWire(msg)}`);
-  }
-  sendResp(msg: Message): void {
-    this.sent.push(`resp ${toWire(msg)}`);
-  }
-  sendSync(): Promise<Message> {
-    return Promise.reject(new Error("timeout to get response"));
-  }
-}
+import { fixtureLines, VARIANTS, WireBus } from "./support/fixture_journals.ts";
 
 function describe(d: Decoded): string {
   if (d instanceof Error) return `${d.name}: ${d.message}`;
@@ -83,13 +51,6 @@ async function run(
   store.close();
   return { dump, sent: bus.sent };
 }
-
-const VARIANTS: { release: KubeEdgeRelease; mode: CompatMode; transport: Transport }[] = [
-  { release: "1.10", mode: "fixed", transport: "raw" },
-  { release: "1.10", mode: "strict", transport: "websocket" },
-  { release: "1.23", mode: "fixed", transport: "raw" },
-  { release: "1.23", mode: "strict", transport: "websocket" },
-];
 
 Deno.test("frame decoder: the worker's messages, rows and replies equal the main thread's, for every fixture", async (t) => {
   const files = fixtureLines();

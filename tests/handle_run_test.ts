@@ -7,7 +7,7 @@
  * mode, as upstream).
  */
 import assert from "node:assert/strict";
-import { type Message, toWire } from "../src/beehive/message.ts";
+import type { Message } from "../src/beehive/message.ts";
 import {
   CLOUD_SOURCES,
   CLOUD_SOURCES_V1_23,
@@ -15,43 +15,12 @@ import {
   type Transport,
 } from "../src/beehive/wire.ts";
 import type { CompatMode } from "../src/metamanager/compat.ts";
-import type { Bus } from "../src/metamanager/outbox.ts";
 import { MetaManager, VOLUME_OPERATIONS } from "../src/metamanager/process.ts";
 import { dumpJson } from "../src/store/dump.ts";
 import type { KubeEdgeRelease } from "../src/store/schema.ts";
 import { Store } from "../src/store/store.ts";
 import { cloudWrite } from "./support/crash.ts";
-
-const FIXTURES = new URL("../fixtures/", import.meta.url);
-
-function fixtureLines(): { file: string; lines: string[] }[] {
-  const out: { file: string; lines: string[] }[] = [];
-  for (const dir of ["journals", "journals-v1.23", "fuzz", "fuzz-variants", "bad"]) {
-    for (const e of Deno.readDirSync(new URL(`${dir}/`, FIXTURES))) {
-      if (!e.name.endsWith(".ndjson") || e.name.endsWith(".out.ndjson")) continue;
-      const text = Deno.readTextFileSync(new URL(`${dir}/${e.name}`, FIXTURES));
-      out.push({ file: `${dir}/${e.name}`, lines: text.split("\n").filter((l) => l.trim()) });
-    }
-  }
-  return out;
-}
-
-/** Records every outbound message as its wire text. */
-class WireBus implements Bus {
-  readonly sent: string[] = [];
-  send(module: string, msg: Message): void {
-    this.sent.push(`send ${module} ${toWire(msg)}`);
-  }
-  sendToGroup(group: string, msg: Message): void {
-    this.sent.push(`group ${group} ${toWire(msg)}`);
-  }
-  sendResp(msg: Message): void {
-    this.sent.push(`resp ${toWire(msg)}`);
-  }
-  sendSync(): Promise<Message> {
-    return Promise.reject(new Error("timeout to get response"));
-  }
-}
+import { fixtureLines, VARIANTS, WireBus } from "./support/fixture_journals.ts";
 
 /**
  * The messages through a fresh store, each alone (`handle`, its own transaction) or as
@@ -90,13 +59,6 @@ async function run(
   store.close();
   return { dump, sent: bus.sent.map((s) => s.replace(/id-\d+/g, "id-N")), panics };
 }
-
-const VARIANTS: { release: KubeEdgeRelease; mode: CompatMode; transport: Transport }[] = [
-  { release: "1.10", mode: "fixed", transport: "raw" },
-  { release: "1.10", mode: "strict", transport: "websocket" },
-  { release: "1.23", mode: "fixed", transport: "raw" },
-  { release: "1.23", mode: "strict", transport: "websocket" },
-];
 
 function decode(lines: string[], release: KubeEdgeRelease, transport: Transport): Message[] {
   const sources = release === "1.23" ? CLOUD_SOURCES_V1_23 : CLOUD_SOURCES;

@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { DatabaseSync } from "node:sqlite";
-import { replay } from "../src/replay/replay.ts";
+import { replay, type ReplayOptions, type ReplaySummary } from "../src/replay/replay.ts";
 import { Store } from "../src/store/store.ts";
 import { Checkpointer } from "../src/store/checkpointer.ts";
 import { silentLogger } from "../src/logger.ts";
@@ -21,7 +21,18 @@ function journal(n: number): ReadableStream<Uint8Array> {
   return ReadableStream.from([new TextEncoder().encode(lines.join(""))]);
 }
 
-const ANSWERS = { cloud: new Map(), edged: new Map() };
+/** 2,500 pod inserts replayed into `store` in commits of 1,000 lines, with `extra` options. */
+function replayInserts(store: Store, extra: Partial<ReplayOptions> = {}): Promise<ReplaySummary> {
+  return replay({
+    journal: journal(2500),
+    store,
+    mode: "fixed",
+    answers: { cloud: new Map(), edged: new Map() },
+    batchSize: 1000,
+    write: () => {},
+    ...extra,
+  });
+}
 
 Deno.test("replay with off-thread fsyncs and checkpoints: every line's rows are stored when it returns, the WAL copied into the file", async () => {
   const dir = await Deno.makeTempDir();
@@ -30,15 +41,7 @@ Deno.test("replay with off-thread fsyncs and checkpoints: every line's rows are 
     const store = Store.open(path, { syncOffThread: true });
     assert.ok(store.db.syncsOffThread);
     const checkpointer = Checkpointer.forDatabase(store.db, silentLogger)!;
-    const summary = await replay({
-      journal: journal(2500),
-      store,
-      mode: "fixed",
-      answers: ANSWERS,
-      batchSize: 1000,
-      write: () => {},
-      checkpointer,
-    });
+    const summary = await replayInserts(store, { checkpointer });
     assert.equal(summary.messages, 2500);
     // Asked after each commit: the WAL went into the database file before the close.
     await new Promise((r) => setTimeout(r, 200));
@@ -65,13 +68,7 @@ Deno.test("replay with off-thread fsyncs: a commit that cannot be synced fails t
     const path = `${dir}/e.db`;
     const store = Store.open(path, { syncOffThread: true });
     let moved = false;
-    const run = replay({
-      journal: journal(2500),
-      store,
-      mode: "fixed",
-      answers: ANSWERS,
-      batchSize: 1000,
-      write: () => {},
+    const run = replayInserts(store, {
       onProgress: (line) => {
         // After the first commit: the -wal SQLite writes is not the file on disk any more.
         if (line === 1500 && !moved) {
