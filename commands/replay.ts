@@ -297,7 +297,6 @@ Examples:
           onProgress: progress ? (line) => progress.update(line) : undefined,
           checkpointer,
         });
-        await checkpointer?.close();
         progress?.end();
         out.close();
         if (opts.dumpDb) {

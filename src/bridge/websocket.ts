@@ -276,6 +276,7 @@ export class ModuleBridge {
 
   async #pump(socket: PeerSocket, name: string, signal: AbortSignal): Promise<void> {
     const { bus } = this.options;
+    const tcp = tcpOf(socket);
     while (!signal.aborted && socket.readyState === OPEN) {
       let msg: Message;
       try {
@@ -297,7 +298,6 @@ export class ModuleBridge {
       // The messages already queued go out with this one in one write (one writev of
       // their frames, not one system call each: it was 17 µs per frame), as long as the
       // socket's buffer has room.
-      const tcp = tcpOf(socket);
       tcp?.cork();
       try {
         socket.send(toWire(msg));

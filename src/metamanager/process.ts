@@ -320,7 +320,7 @@ export class MetaManager {
 
   /**
    * Handles `msgs[from]` and the store-only messages after it (a cloud module's inserts,
-   * updates and deletes, up to `end`) as {@link handle} would one by one, inside the
+   * updates and deletes) as {@link handle} would one by one, inside the
    * caller's open transaction, with one savepoint for all of them instead of one each (a
    * savepoint costs about 12 µs per message, a quarter of the message's SQL: SQLite keeps
    * each page's first change under it). If one of them throws, the run's writes and
@@ -329,9 +329,9 @@ export class MetaManager {
    * effect: see {@link STORE_ONLY_OPERATIONS}). Returns the index after the messages
    * handled.
    */
-  handleRun(msgs: readonly Message[], from: number, end = msgs.length): number {
+  handleRun(msgs: readonly Message[], from: number): number {
     let to = from;
-    while (to < end && this.#storeOnly(msgs[to])) to++;
+    while (to < msgs.length && this.#storeOnly(msgs[to])) to++;
     const db = this.#store.db;
     if (to - from < 2 || !db.inTransaction) {
       void this.handle(msgs[from]);
