@@ -11,7 +11,7 @@ import { MetaManager } from "../src/metamanager/process.ts";
 import { dumpJson } from "../src/store/dump.ts";
 import { Store } from "../src/store/store.ts";
 import { cloudWrite } from "./support/crash.ts";
-import { WireBus } from "./support/fixture_journals.ts";
+import { countingIdentity, WireBus } from "./support/fixture_journals.ts";
 
 const PODS = 12_000;
 const BATCH = 64; // serve's bridge hands the decoder batches of 64 frames
@@ -61,12 +61,11 @@ async function run(
 ): Promise<{ dump: string; sent: string[]; bigRows: number; bigV2: string }> {
   const store = Store.open(path, { release: "1.10" });
   const bus = new WireBus();
-  let n = 0;
   const mm = new MetaManager({
     store,
     bus,
     mode: "fixed",
-    identity: { newId: () => `id-${n++}`, now: () => 1_700_000_000_000 },
+    identity: countingIdentity(),
     onPanic: () => {},
   });
   try {
@@ -76,10 +75,12 @@ async function run(
       if (b + 2 < batches.length) ahead.push(decoder.decode(batches[b + 2]));
       const decoded = await ahead.shift()!;
       store.db.begin();
-      for (const d of decoded) {
+      const msgs = decoded.map((d) => {
         assert.ok(!(d instanceof Error), `batch ${b}: ${d}`);
-        await mm.handle(d);
-      }
+        return d;
+      });
+      // As serve's loop: a run of cloud writes shares one savepoint (MetaManager.handleRun).
+      for (let i = 0; i < msgs.length;) i = mm.handleRun(msgs, i);
       store.db.commit();
       mm.outbox.flush();
     }

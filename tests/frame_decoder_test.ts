@@ -15,7 +15,7 @@ import { dumpJson } from "../src/store/dump.ts";
 import type { KubeEdgeRelease } from "../src/store/schema.ts";
 import { Store } from "../src/store/store.ts";
 import { cloudWrite } from "./support/crash.ts";
-import { fixtureLines, VARIANTS, WireBus } from "./support/fixture_journals.ts";
+import { countingIdentity, fixtureLines, VARIANTS, WireBus } from "./support/fixture_journals.ts";
 
 function describe(d: Decoded): string {
   if (d instanceof Error) return `${d.name}: ${d.message}`;
@@ -35,12 +35,11 @@ async function run(
 ): Promise<{ dump: string; sent: string[] }> {
   const store = Store.open(":memory:", { release });
   const bus = new WireBus();
-  let n = 0;
   const mm = new MetaManager({
     store,
     bus,
     mode,
-    identity: { newId: () => `id-${n++}`, now: () => 1_700_000_000_000 },
+    identity: countingIdentity(),
     onPanic: () => {},
   });
   for (const d of decoded) {

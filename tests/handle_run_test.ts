@@ -20,7 +20,7 @@ import { dumpJson } from "../src/store/dump.ts";
 import type { KubeEdgeRelease } from "../src/store/schema.ts";
 import { Store } from "../src/store/store.ts";
 import { cloudWrite } from "./support/crash.ts";
-import { fixtureLines, VARIANTS, WireBus } from "./support/fixture_journals.ts";
+import { countingIdentity, fixtureLines, VARIANTS, WireBus } from "./support/fixture_journals.ts";
 
 /**
  * The messages through a fresh store, each alone (`handle`, its own transaction) or as
@@ -37,12 +37,12 @@ async function run(
   const store = Store.open(":memory:", { release });
   const bus = new WireBus();
   const tasks: Promise<void>[] = [];
-  let n = 0, panics = 0;
+  let panics = 0;
   const mm = new MetaManager({
     store,
     bus,
     mode,
-    identity: { newId: () => `id-${n++}`, now: () => 1_700_000_000_000 },
+    identity: countingIdentity(),
     spawn: (t) => tasks.push(t.catch(() => {})),
     onPanic: () => panics++,
   });

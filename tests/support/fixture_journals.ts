@@ -1,12 +1,13 @@
 /**
  * The fixture journals and hostile cases as lines, the release/mode/transport variants to
- * run them in, and a bus that records what a MetaManager sends as wire text: for tests
- * that run every fixture through two paths and compare what they stored and sent.
+ * run them in, a bus that records what a MetaManager sends as wire text, and a fixed
+ * identity: for tests that run the same lines through two paths and compare what they
+ * stored and sent.
  *
  * @module
  */
 
-import { type Message, toWire } from "../../src/beehive/message.ts";
+import { type Identity, type Message, toWire } from "../../src/beehive/message.ts";
 import type { Transport } from "../../src/beehive/wire.ts";
 import type { CompatMode } from "../../src/metamanager/compat.ts";
 import type { Bus } from "../../src/metamanager/outbox.ts";
@@ -42,6 +43,12 @@ export class WireBus implements Bus {
   sendSync(): Promise<Message> {
     return Promise.reject(new Error("timeout to get response"));
   }
+}
+
+/** Ids `id-0`, `id-1`, ... and a fixed clock: two runs of the same lines send the same text. */
+export function countingIdentity(): Identity {
+  let n = 0;
+  return { newId: () => `id-${n++}`, now: () => 1_700_000_000_000 };
 }
 
 /** Both releases, each fixed with the raw transport and strict with the websocket one. */
